@@ -1,0 +1,94 @@
+//! Word-level helpers shared by the answerability judge, the extractive answerer and the support
+//! check: normalised content terms with a light suffix stemmer.
+
+use std::collections::HashSet;
+
+use fathom_retrieve::query::is_stop_word;
+
+/// Lower-cased, lightly stemmed content words ("refunds", "refunded" → "refund").
+pub fn terms(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .filter(|w| !is_stop_word(w))
+        .map(|w| stem(&w))
+        .collect()
+}
+
+pub fn term_set(text: &str) -> HashSet<String> {
+    terms(text).into_iter().collect()
+}
+
+/// A deliberately small stemmer: strips common English inflections.
+pub fn stem(word: &str) -> String {
+    let w = word;
+    for (suffix, min_len) in [("ations", 4), ("ation", 4), ("ings", 4), ("ing", 4), ("ies", 3), ("ied", 3), ("ed", 4), ("es", 4), ("s", 3), ("ly", 4)] {
+        if let Some(stripped) = w.strip_suffix(suffix) {
+            if stripped.chars().count() >= min_len {
+                return match suffix {
+                    "ies" | "ied" => format!("{stripped}y"),
+                    _ => stripped.to_string(),
+                };
+            }
+        }
+    }
+    w.to_string()
+}
+
+/// Fraction of `query` terms found in `text` (0 when the query has none).
+pub fn coverage(query_terms: &HashSet<String>, text_terms: &HashSet<String>) -> f32 {
+    if query_terms.is_empty() {
+        return 0.0;
+    }
+    let found = query_terms.iter().filter(|t| text_terms.contains(*t)).count();
+    found as f32 / query_terms.len() as f32
+}
+
+/// Split text into sentences (keeps list items and lines as their own units).
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut start = 0;
+        let bytes = line.as_bytes();
+        for (i, c) in line.char_indices() {
+            if matches!(c, '.' | '!' | '?') {
+                let next = bytes.get(i + 1).copied();
+                if next.is_none() || next == Some(b' ') {
+                    let sentence = line[start..=i].trim();
+                    if !sentence.is_empty() {
+                        out.push(sentence);
+                    }
+                    start = i + 1;
+                }
+            }
+        }
+        let rest = line[start..].trim();
+        if !rest.is_empty() {
+            out.push(rest);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inflections_share_a_stem() {
+        assert_eq!(stem("refunds"), stem("refund"));
+        assert_eq!(stem("refunded"), "refund");
+        assert_eq!(stem("policies"), "policy");
+        assert_eq!(stem("is"), "is");
+    }
+
+    #[test]
+    fn sentences_split_on_terminal_punctuation_and_lines() {
+        let s = sentences("Open Settings. Click Billing!\n1. Choose a plan\nVersion 2.5 is out.");
+        assert_eq!(s, vec!["Open Settings.", "Click Billing!", "1. Choose a plan", "Version 2.5 is out."]);
+    }
+}

@@ -1,0 +1,45 @@
+//! Embedders turn text into vectors. Backends: local MiniLM (candle), any OpenAI-compatible
+//! `/v1/embeddings` endpoint, and BM25 sparse vectors.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("embedding model could not be loaded from {path}: {reason}")]
+    Load { path: String, reason: String },
+    #[error("embedding failed: {0}")]
+    Inference(String),
+    #[error("embedding endpoint failed: {0}")]
+    Remote(String),
+}
+
+/// A dense embedder. Implementations must not block the async runtime: CPU work goes to
+/// `spawn_blocking` or a dedicated thread.
+#[async_trait]
+pub trait Embedder: Send + Sync + std::fmt::Debug {
+    /// A stable name for the model; stored in the manifest so a model change forces re-embedding.
+    fn model_id(&self) -> &str;
+    fn dimension(&self) -> usize;
+    async fn embed_documents(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError>;
+    async fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError>;
+}
+
+/// A sparse vector: sorted, unique indices with their weights.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SparseVector {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl SparseVector {
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+}
+
+/// A sparse (lexical) embedder. Cheap and synchronous.
+pub trait SparseEmbedder: Send + Sync + std::fmt::Debug {
+    fn embed_document(&self, text: &str) -> SparseVector;
+    fn embed_query(&self, text: &str) -> SparseVector;
+}

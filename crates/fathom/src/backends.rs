@@ -1,0 +1,218 @@
+//! Builds the configured backends (vector store, embedders) from the settings.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use fathom_answer::{AnswerConfig, AnswerEngine, Generator, LlmConfig, LlmGenerator, OpenAiChat, Prompts};
+use fathom_core::{EmbedError, Embedder, SparseEmbedder, VectorStore, WorkspaceId};
+use fathom_embed::{Bm25Embedder, MiniLmConfig, MiniLmEmbedder, OpenAiConfig, OpenAiEmbedder};
+use fathom_ingest::chunk::ChunkerConfig;
+use fathom_ingest::sources::SourceLimits;
+use fathom_ingest::sync::{SyncBackends, SyncOptions};
+use fathom_retrieve::{Retriever, RetrieverConfig};
+use fathom_store::{EdgeStore, EdgeStoreConfig};
+use tokio::sync::OnceCell;
+
+use crate::settings::{EmbedderKind, Settings};
+
+pub struct Backends {
+    pub store: Arc<EdgeStore>,
+    pub dense: Option<Arc<dyn Embedder>>,
+    pub sparse: Arc<dyn SparseEmbedder>,
+    pub sync: SyncBackends,
+}
+
+impl Backends {
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let dense = dense_embedder(settings).await?;
+        let dimension = dense.as_ref().map_or(384, |d| d.dimension());
+        let store_dir = settings.store_dir();
+        let store = EdgeStore::open(
+            &store_dir,
+            EdgeStoreConfig {
+                dense_dimension: dimension,
+                ..Default::default()
+            },
+        )
+        .with_context(|| {
+            format!(
+                "opening the vector index in {} (if you changed the embedding model, delete {} and ingest again)",
+                store_dir.display(),
+                settings.data_dir.display()
+            )
+        })?;
+        let store = Arc::new(store);
+        let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::english());
+        let sync = SyncBackends {
+            store: Arc::clone(&store) as Arc<dyn VectorStore>,
+            dense: dense.clone(),
+            sparse: Arc::clone(&sparse),
+        };
+        Ok(Self {
+            store,
+            dense,
+            sparse,
+            sync,
+        })
+    }
+
+    pub fn sync_options(&self, settings: &Settings, workspace: &WorkspaceId) -> SyncOptions {
+        SyncOptions {
+            workspace: workspace.clone(),
+            chunker: ChunkerConfig::default(),
+            limits: SourceLimits::default(),
+            batch_size: 64,
+            manifest_path: settings.manifest_path(workspace),
+        }
+    }
+
+    /// The answer engine: extractive by default, LLM-backed when a chat endpoint is configured.
+    pub fn answer_engine(&self, settings: &Settings) -> anyhow::Result<AnswerEngine> {
+        let mut config = AnswerConfig::default();
+        if let Some(min) = settings.min_confidence {
+            anyhow::ensure!((0.0..=1.0).contains(&min), "--min-confidence must be within 0..1, got {min}");
+            config.judge.min_confidence = min;
+        }
+        let generator = match &settings.llm_base_url {
+            None => None,
+            Some(base_url) => {
+                let mut llm = LlmConfig::new(base_url.clone(), settings.llm_model.clone());
+                llm.api_key = settings.llm_api_key.clone();
+                llm.timeout = std::time::Duration::from_secs(settings.llm_timeout_secs);
+                llm.json_mode = settings.llm_json_mode;
+                let chat = OpenAiChat::new(llm)?;
+                let prompts = Prompts::load(&settings.prompts_dir)
+                    .with_context(|| format!("loading prompts from {}", settings.prompts_dir.display()))?;
+                Some(Arc::new(LlmGenerator::new(chat, prompts, settings.llm_judge)) as Arc<dyn Generator>)
+            }
+        };
+        Ok(AnswerEngine::new(self.retriever(), config, generator))
+    }
+
+    pub fn retriever(&self) -> Retriever {
+        Retriever::new(
+            Arc::clone(&self.store) as Arc<dyn VectorStore>,
+            self.dense.clone(),
+            Arc::clone(&self.sparse),
+            RetrieverConfig::default(),
+        )
+    }
+}
+
+async fn dense_embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
+    match settings.embedder {
+        EmbedderKind::None => Ok(None),
+        EmbedderKind::Minilm => {
+            let mut config = MiniLmConfig::new(&settings.model_dir);
+            if let Some(threads) = settings.embed_threads {
+                config.threads = threads.max(1);
+            }
+            let (model_id, dimension) = probe_model_dir(&settings.model_dir)
+                .with_context(|| model_hint(&settings.model_dir))?;
+            Ok(Some(Arc::new(LazyEmbedder::new(model_id, dimension, move || {
+                MiniLmEmbedder::load(config.clone()).map(|e| Arc::new(e) as Arc<dyn Embedder>)
+            }))))
+        }
+        EmbedderKind::Openai => {
+            let base_url = settings
+                .embed_base_url
+                .clone()
+                .context("--embedder openai needs --embed-base-url (or FATHOM_EMBED_BASE_URL)")?;
+            let dimension = settings
+                .embed_dimension
+                .context("--embedder openai needs --embed-dimension (or FATHOM_EMBED_DIMENSION)")?;
+            let mut config = OpenAiConfig::new(base_url, settings.embed_model.clone());
+            config.api_key = settings.embed_api_key.clone();
+            config.dimension = Some(dimension);
+            let embedder = OpenAiEmbedder::connect(config).await?;
+            Ok(Some(Arc::new(embedder)))
+        }
+    }
+}
+
+/// The model id and dimension of a model folder, without loading the weights (that waits
+/// until something is embedded). Same id as `MiniLmEmbedder::load` gives.
+fn probe_model_dir(dir: &Path) -> anyhow::Result<(String, usize)> {
+    for file in ["model.safetensors", "tokenizer.json", "config.json"] {
+        anyhow::ensure!(dir.join(file).is_file(), "{} is missing", dir.join(file).display());
+    }
+    let config_path = dir.join("config.json");
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(&config_path)?)
+        .with_context(|| format!("{} is not JSON", config_path.display()))?;
+    let dimension = config["hidden_size"]
+        .as_u64()
+        .with_context(|| format!("{} has no hidden_size", config_path.display()))?;
+    let name = dir
+        .file_name()
+        .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    Ok((format!("minilm:{name}"), dimension as usize))
+}
+
+fn model_hint(dir: &Path) -> String {
+    format!(
+        "loading the embedding model from {} (run scripts/fetch-model.sh, or use --embedder none for BM25 only)",
+        dir.display()
+    )
+}
+
+type Loader = Box<dyn Fn() -> Result<Arc<dyn Embedder>, EmbedError> + Send + Sync>;
+
+/// Loads the model on first use, so commands that end up embedding nothing (an unchanged
+/// re-sync) never pay for it.
+pub struct LazyEmbedder {
+    model_id: String,
+    dimension: usize,
+    loader: Loader,
+    inner: OnceCell<Arc<dyn Embedder>>,
+}
+
+impl std::fmt::Debug for LazyEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyEmbedder")
+            .field("model_id", &self.model_id)
+            .field("loaded", &self.inner.initialized())
+            .finish()
+    }
+}
+
+impl LazyEmbedder {
+    pub fn new(
+        model_id: String,
+        dimension: usize,
+        loader: impl Fn() -> Result<Arc<dyn Embedder>, EmbedError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            model_id,
+            dimension,
+            loader: Box::new(loader),
+            inner: OnceCell::new(),
+        }
+    }
+
+    async fn get(&self) -> Result<&Arc<dyn Embedder>, EmbedError> {
+        self.inner
+            .get_or_try_init(|| async { tokio::task::block_in_place(|| (self.loader)()) })
+            .await
+    }
+}
+
+#[async_trait]
+impl Embedder for LazyEmbedder {
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    async fn embed_documents(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.get().await?.embed_documents(texts).await
+    }
+
+    async fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        self.get().await?.embed_query(text).await
+    }
+}

@@ -1,0 +1,70 @@
+//! `fathom ingest <DIR>`: incremental sync of a help-center folder.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use fathom_core::WorkspaceId;
+use fathom_ingest::sync::{sync_folder, SyncEvent, SyncReport};
+
+use crate::backends::Backends;
+use crate::output::{print_json, progress_bar};
+use crate::settings::Settings;
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Folder to ingest (recursively): .md, .html, and Zendesk/Intercom .json exports.
+    pub dir: PathBuf,
+    /// Workspace (tenant) to sync into.
+    #[arg(long, short, env = "FATHOM_WORKSPACE", default_value = "default")]
+    pub workspace: WorkspaceId,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with status 2 when any file failed (the others are still ingested).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let backends = Backends::open(settings).await?;
+    let options = backends.sync_options(settings, &args.workspace);
+    let bar = progress_bar(0, "indexing", args.json);
+    let on_event = |event: SyncEvent| match event {
+        SyncEvent::Planned { chunks, .. } => bar.set_length(chunks as u64),
+        SyncEvent::Indexed { chunks } => bar.set_position(chunks as u64),
+    };
+    let report = sync_folder(&args.dir, &backends.sync, &options, &on_event)
+        .await
+        .with_context(|| format!("ingesting {}", args.dir.display()))?;
+    bar.finish_and_clear();
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_summary(&report);
+    }
+    if args.strict && !report.failed.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(report: &SyncReport) {
+    println!(
+        "workspace {}: {} files scanned in {} ms",
+        report.workspace, report.files_scanned, report.duration_ms
+    );
+    println!(
+        "  added {}  updated {}  unchanged {}  deleted {}  failed {}  ({} chunks written)",
+        report.added.len(),
+        report.updated.len(),
+        report.unchanged,
+        report.deleted.len(),
+        report.failed.len(),
+        report.chunks_written
+    );
+    for failure in &report.failed {
+        println!("  failed: {}: {}", failure.path, failure.reason);
+    }
+}

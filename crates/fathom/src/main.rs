@@ -1,0 +1,69 @@
+//! `fathom`: the command line. Wiring only: every command parses its arguments, builds the
+//! backends from [`settings::Settings`], and calls into the library crates.
+
+mod backends;
+mod commands;
+mod output;
+mod settings;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::Settings;
+
+/// Fathom: a self-hosted AI customer-support agent that answers from your help center.
+#[derive(Debug, Parser)]
+#[command(name = "fathom", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sync a help-center folder (Markdown, HTML, Zendesk/Intercom JSON) into a workspace.
+    Ingest(commands::ingest::IngestArgs),
+    /// Search a workspace's knowledge (hybrid dense + BM25 by default).
+    Search(commands::search::SearchArgs),
+    /// Ask one question (with optional history) and print the engine's decision.
+    Ask(commands::ask::AskArgs),
+    /// Run an eval set through the answer engine: resolution, false resolution, curve.
+    Eval(commands::eval::EvalArgs),
+    /// Show what a workspace holds: articles and chunks, in the manifest and in the index.
+    Status(commands::status::StatusArgs),
+    /// Measure retrieval quality (hit@1, hit@5, MRR) on an eval set, per retrieval mode.
+    EvalRetrieval(commands::eval::EvalRetrievalArgs),
+    /// Benchmarks: sync speed, ingestion throughput, query latency, memory.
+    Bench(commands::bench::BenchArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    settings::init_tracing(&cli.settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Ingest(args) => commands::ingest::run(&cli.settings, args).await,
+            Command::Search(args) => commands::search::run(&cli.settings, args).await,
+            Command::Ask(args) => commands::ask::run(&cli.settings, args).await,
+            Command::Eval(args) => commands::eval::run_decisions(&cli.settings, args).await,
+            Command::Status(args) => commands::status::run(&cli.settings, args).await,
+            Command::EvalRetrieval(args) => commands::eval::run(&cli.settings, args).await,
+            Command::Bench(args) => commands::bench::run(&cli.settings, args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Typed settings shared by every command. Defaults work out of the box (embedded Qdrant,
+//! local MiniLM); each can be set by flag or by environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmbedderKind {
+    /// all-MiniLM-L6-v2 (or any BERT-family sentence-transformers model) run in-process.
+    Minilm,
+    /// An OpenAI-compatible `/v1/embeddings` endpoint.
+    Openai,
+    /// No dense vectors: BM25 only.
+    None,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Where the vector index and sync manifests live.
+    #[arg(long, global = true, env = "FATHOM_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Dense embedder.
+    #[arg(long, global = true, env = "FATHOM_EMBEDDER", value_enum, default_value_t = EmbedderKind::Minilm)]
+    pub embedder: EmbedderKind,
+
+    /// Folder holding model.safetensors, tokenizer.json and config.json (see scripts/fetch-model.sh).
+    #[arg(long, global = true, env = "FATHOM_MODEL_DIR", default_value = "models/all-minilm-l6-v2")]
+    pub model_dir: PathBuf,
+
+    /// Threads for local embedding (default: all cores).
+    #[arg(long, global = true, env = "FATHOM_EMBED_THREADS")]
+    pub embed_threads: Option<usize>,
+
+    /// OpenAI-compatible embeddings endpoint, ending in /v1 (with --embedder openai).
+    #[arg(long, global = true, env = "FATHOM_EMBED_BASE_URL")]
+    pub embed_base_url: Option<String>,
+
+    /// Embedding model name at that endpoint.
+    #[arg(long, global = true, env = "FATHOM_EMBED_MODEL", default_value = "text-embedding-3-small")]
+    pub embed_model: String,
+
+    /// Dimension of that model's vectors.
+    #[arg(long, global = true, env = "FATHOM_EMBED_DIMENSION")]
+    pub embed_dimension: Option<usize>,
+
+    /// API key for that endpoint (never logged).
+    #[arg(long, global = true, env = "FATHOM_EMBED_API_KEY", hide_env_values = true)]
+    pub embed_api_key: Option<String>,
+
+    /// OpenAI-compatible chat endpoint, ending in /v1. Unset: extractive answers, no LLM.
+    #[arg(long, global = true, env = "FATHOM_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+
+    /// Chat model name at that endpoint.
+    #[arg(long, global = true, env = "FATHOM_LLM_MODEL", default_value = "gpt-4o-mini")]
+    pub llm_model: String,
+
+    /// API key for the chat endpoint (never logged).
+    #[arg(long, global = true, env = "FATHOM_LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<String>,
+
+    /// Seconds before a model call (retries included) gives up and the engine falls back.
+    #[arg(long, global = true, env = "FATHOM_LLM_TIMEOUT_SECS", default_value_t = 30)]
+    pub llm_timeout_secs: u64,
+
+    /// Judge answer support with the model too (otherwise a lexical check).
+    #[arg(long, global = true, env = "FATHOM_LLM_JUDGE")]
+    pub llm_judge: bool,
+
+    /// Ask the model for JSON output (`response_format: json_object`).
+    #[arg(long, global = true, env = "FATHOM_LLM_JSON_MODE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub llm_json_mode: bool,
+
+    /// Folder of prompt files overriding the built-in ones (persona, guidance, formats).
+    #[arg(long, global = true, env = "FATHOM_PROMPTS_DIR", default_value = "prompts")]
+    pub prompts_dir: PathBuf,
+
+    /// Answer only at or above this confidence (0..1); see evals/README.md for the curve.
+    #[arg(long, global = true, env = "FATHOM_MIN_CONFIDENCE")]
+    pub min_confidence: Option<f32>,
+
+    /// Log filter, e.g. `info` or `fathom=debug` (logs go to stderr).
+    #[arg(long, global = true, env = "FATHOM_LOG", default_value = "warn")]
+    pub log: String,
+
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true, env = "FATHOM_LOG_JSON")]
+    pub log_json: bool,
+}
+
+impl Settings {
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("qdrant")
+    }
+
+    pub fn manifest_path(&self, workspace: &fathom_core::WorkspaceId) -> PathBuf {
+        self.data_dir
+            .join("workspaces")
+            .join(workspace.as_str())
+            .join("manifest.json")
+    }
+}
+
+pub fn init_tracing(settings: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,528 @@
+//! Incremental sync of one folder into one workspace: scan → diff against the manifest →
+//! chunk → embed → store. Unchanged files cost a read and a hash; changed articles have their
+//! old chunks replaced; articles gone from the source are deleted.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fathom_core::{
+    Article, ArticleId, Chunk, Embedder, IndexedChunk, SparseEmbedder, StoreError, VectorStore,
+    WorkspaceId,
+};
+use serde::Serialize;
+
+use crate::chunk::{chunk_article, ChunkerConfig};
+use crate::manifest::{ArticleEntry, FileEntry, Manifest, ManifestError};
+use crate::sources::{is_supported, parse_source, SourceLimits};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("source folder {path} cannot be read: {reason}")]
+    SourceDir { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("embedding failed while indexing {articles}: {source}")]
+    Embed {
+        articles: String,
+        source: fathom_core::EmbedError,
+    },
+}
+
+/// Settings of one sync run.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub workspace: WorkspaceId,
+    pub chunker: ChunkerConfig,
+    pub limits: SourceLimits,
+    /// Chunks embedded and written per batch.
+    pub batch_size: usize,
+    /// Where the manifest lives (one per workspace).
+    pub manifest_path: PathBuf,
+}
+
+/// A file (or one article in it) that could not be ingested.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncFailure {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What a sync did. Printed by `fathom ingest`, as JSON with `--json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    pub workspace: String,
+    pub files_scanned: usize,
+    pub added: Vec<ArticleId>,
+    pub updated: Vec<ArticleId>,
+    pub unchanged: usize,
+    pub deleted: Vec<ArticleId>,
+    pub failed: Vec<SyncFailure>,
+    pub chunks_written: usize,
+    pub duration_ms: u64,
+}
+
+/// Progress as the sync goes, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub enum SyncEvent {
+    /// The diff is done: this many articles will be (re-)indexed, in this many chunks.
+    Planned { articles: usize, chunks: usize },
+    /// A batch of chunks was written.
+    Indexed { chunks: usize },
+}
+
+/// The backends a sync writes through.
+#[derive(Clone)]
+pub struct SyncBackends {
+    pub store: Arc<dyn VectorStore>,
+    /// `None` for a BM25-only index.
+    pub dense: Option<Arc<dyn Embedder>>,
+    pub sparse: Arc<dyn SparseEmbedder>,
+}
+
+impl SyncBackends {
+    /// Identifies everything that shapes the stored vectors.
+    fn fingerprint(&self, chunker: &ChunkerConfig) -> String {
+        let dense = self.dense.as_ref().map_or("none", |d| d.model_id());
+        format!(
+            "chunker:{}/{};dense:{dense};sparse:bm25",
+            chunker.max_tokens, chunker.overlap_tokens
+        )
+    }
+}
+
+/// An article read from the source, with its hash.
+struct Scanned {
+    article: Article,
+    hash: String,
+}
+
+/// The outcome of scanning the folder and diffing against the manifest.
+#[derive(Default)]
+struct Plan {
+    files: BTreeMap<String, FileEntry>,
+    /// Articles to (re-)index.
+    to_index: Vec<Scanned>,
+    /// Every article id the source still has (including ones whose file failed this time).
+    present: BTreeSet<ArticleId>,
+    unchanged: usize,
+    failed: Vec<SyncFailure>,
+    files_scanned: usize,
+}
+
+pub async fn sync_folder(
+    root: &Path,
+    backends: &SyncBackends,
+    options: &SyncOptions,
+    on_event: &(dyn Fn(SyncEvent) + Send + Sync),
+) -> Result<SyncReport, SyncError> {
+    let started = Instant::now();
+    let fingerprint = backends.fingerprint(&options.chunker);
+    let previous = Manifest::load(&options.manifest_path, &options.workspace)?;
+    let mut manifest = match previous {
+        Some(m) if m.fingerprint == fingerprint => m,
+        Some(mut m) => {
+            // Same workspace, other chunker or model: everything must be re-indexed.
+            m.fingerprint = fingerprint;
+            m.files.clear();
+            m.in_flight.extend(m.articles.keys().cloned());
+            m.articles.iter_mut().for_each(|(_, a)| a.hash.clear());
+            m
+        }
+        None => {
+            // No (usable) manifest: anything already in the store for this workspace is suspect.
+            let mut m = Manifest::empty(options.workspace.clone(), fingerprint);
+            m.in_flight
+                .extend(backends.store.article_ids(&options.workspace).await?);
+            m
+        }
+    };
+
+    let root_for_errors = root.to_path_buf();
+    let plan = {
+        let root = root.to_path_buf();
+        let manifest = manifest.clone();
+        let limits = options.limits.clone();
+        tokio::task::spawn_blocking(move || scan(&root, &manifest, &limits))
+            .await
+            .map_err(|e| SyncError::SourceDir {
+                path: root_for_errors,
+                reason: format!("scan task failed: {e}"),
+            })??
+    };
+
+    let mut report = SyncReport {
+        workspace: options.workspace.to_string(),
+        files_scanned: plan.files_scanned,
+        unchanged: plan.unchanged,
+        failed: plan.failed,
+        ..Default::default()
+    };
+
+    // Deleted: known before (or half-written) and not in the source any more.
+    let gone: Vec<ArticleId> = manifest
+        .articles
+        .keys()
+        .chain(manifest.in_flight.iter())
+        .filter(|id| !plan.present.contains(*id))
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !gone.is_empty() {
+        manifest.in_flight.extend(gone.iter().cloned());
+        manifest.save(&options.manifest_path)?;
+        backends
+            .store
+            .delete_articles(&options.workspace, &gone)
+            .await?;
+        for id in &gone {
+            manifest.articles.remove(id);
+            manifest.in_flight.remove(id);
+        }
+        report.deleted = gone;
+    }
+    manifest.files = plan.files;
+
+    // Articles listed as in flight that are unchanged on disk still need re-indexing.
+    let to_index = plan.to_index;
+    let planned_chunks = index_articles(
+        to_index,
+        backends,
+        options,
+        &mut manifest,
+        &mut report,
+        on_event,
+    )
+    .await?;
+    report.chunks_written = planned_chunks;
+
+    if !manifest.in_flight.is_empty() {
+        // Everything in flight was either re-indexed or deleted above; what remains are ids
+        // the store reported that the source still has but which were not re-indexed because
+        // their file failed to parse this time. Keep them listed so a later run fixes them.
+        tracing::warn!(count = manifest.in_flight.len(), "articles remain in flight");
+    }
+    backends.store.flush().await?;
+    manifest.save(&options.manifest_path)?;
+    report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Ok(report)
+}
+
+/// Chunk, embed and write the given articles in batches, updating the manifest as each batch
+/// lands. Returns the number of chunks written.
+async fn index_articles(
+    articles: Vec<Scanned>,
+    backends: &SyncBackends,
+    options: &SyncOptions,
+    manifest: &mut Manifest,
+    report: &mut SyncReport,
+    on_event: &(dyn Fn(SyncEvent) + Send + Sync),
+) -> Result<usize, SyncError> {
+    if articles.is_empty() {
+        return Ok(0);
+    }
+    let workspace = options.workspace.clone();
+    let chunker = options.chunker.clone();
+    // Chunking is CPU work: keep it off the async runtime.
+    let chunked: Vec<(Scanned, Vec<Chunk>)> = tokio::task::spawn_blocking(move || {
+        articles
+            .into_iter()
+            .map(|scanned| {
+                let chunks = chunk_article(&workspace, &scanned.article, &chunker);
+                (scanned, chunks)
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| SyncError::Store(StoreError::Operation {
+        operation: "chunk",
+        reason: e.to_string(),
+    }))?;
+    let total_chunks: usize = chunked.iter().map(|(_, c)| c.len()).sum();
+    on_event(SyncEvent::Planned {
+        articles: chunked.len(),
+        chunks: total_chunks,
+    });
+
+    let mut batch: Vec<(Scanned, Vec<Chunk>)> = Vec::new();
+    let mut batch_chunks = 0;
+    let mut written = 0;
+    let mut last_save = Instant::now();
+    let mut pending = chunked.into_iter().peekable();
+    while let Some(item) = pending.next() {
+        batch_chunks += item.1.len();
+        batch.push(item);
+        let flush_now = batch_chunks >= options.batch_size || pending.peek().is_none();
+        if !flush_now {
+            continue;
+        }
+        let current = std::mem::take(&mut batch);
+        batch_chunks = 0;
+        written += write_batch(current, backends, options, manifest, report, &mut last_save).await?;
+        on_event(SyncEvent::Indexed { chunks: written });
+    }
+    Ok(written)
+}
+
+async fn write_batch(
+    batch: Vec<(Scanned, Vec<Chunk>)>,
+    backends: &SyncBackends,
+    options: &SyncOptions,
+    manifest: &mut Manifest,
+    report: &mut SyncReport,
+    last_save: &mut Instant,
+) -> Result<usize, SyncError> {
+    let ids: Vec<ArticleId> = batch.iter().map(|(s, _)| s.article.id.clone()).collect();
+    // Record intent first: if we die between the delete and the upsert, the next run knows.
+    let newly_in_flight = ids.iter().any(|id| !manifest.in_flight.contains(id));
+    manifest.in_flight.extend(ids.iter().cloned());
+    if newly_in_flight {
+        manifest.save(&options.manifest_path)?;
+        *last_save = Instant::now();
+    }
+
+    let chunks: Vec<Chunk> = batch.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
+    let texts: Vec<String> = chunks.iter().map(Chunk::text_for_embedding).collect();
+    let dense = match &backends.dense {
+        Some(embedder) => Some(embedder.embed_documents(texts.clone()).await.map_err(|source| {
+            SyncError::Embed {
+                articles: ids.iter().map(ArticleId::as_str).collect::<Vec<_>>().join(", "),
+                source,
+            }
+        })?),
+        None => None,
+    };
+    let sparse_embedder = Arc::clone(&backends.sparse);
+    let sparse = tokio::task::spawn_blocking(move || {
+        texts
+            .iter()
+            .map(|t| sparse_embedder.embed_document(t))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| SyncError::Store(StoreError::Operation {
+        operation: "bm25",
+        reason: e.to_string(),
+    }))?;
+    let mut dense = dense.map(Vec::into_iter);
+    let points: Vec<IndexedChunk> = chunks
+        .into_iter()
+        .zip(sparse)
+        .map(|(chunk, sparse)| IndexedChunk {
+            chunk,
+            dense: dense.as_mut().and_then(Iterator::next),
+            sparse,
+        })
+        .collect();
+    let written = points.len();
+
+    backends
+        .store
+        .delete_articles(&options.workspace, &ids)
+        .await?;
+    backends.store.upsert(points).await?;
+
+    for (scanned, chunks) in batch {
+        let id = scanned.article.id.clone();
+        let entry = ArticleEntry {
+            hash: scanned.hash,
+            path: path_key(&scanned.article.source_path),
+            title: scanned.article.title,
+            chunks: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
+        };
+        if manifest.articles.insert(id.clone(), entry).is_some() {
+            report.updated.push(id.clone());
+        } else {
+            report.added.push(id.clone());
+        }
+        manifest.in_flight.remove(&id);
+    }
+    // The manifest is saved at the end anyway; saving now and then bounds the work an
+    // interrupted run has to redo.
+    if last_save.elapsed() > Duration::from_secs(2) {
+        manifest.save(&options.manifest_path)?;
+        *last_save = Instant::now();
+    }
+    Ok(written)
+}
+
+/// Relative path with `/` separators, the manifest's key for a file.
+fn path_key(path: &Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A stable hash of everything about an article that ends up in its chunks.
+fn article_hash(article: &Article) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for field in [
+        article.id.as_str(),
+        &article.title,
+        article.url.as_deref().unwrap_or(""),
+        article.locale.as_deref().unwrap_or(""),
+        &article.tags.join("\u{1f}"),
+        article.updated_at.as_deref().unwrap_or(""),
+        match article.format {
+            fathom_core::ArticleFormat::Markdown => "md",
+            fathom_core::ArticleFormat::Html => "html",
+        },
+        &article.body,
+    ] {
+        hasher.update(field.as_bytes());
+        hasher.update(&[0x1e]);
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
+/// Walk the folder, read and hash each supported file, parse the ones that changed.
+fn scan(root: &Path, manifest: &Manifest, limits: &SourceLimits) -> Result<Plan, SyncError> {
+    let mut plan = Plan::default();
+    if !root.is_dir() {
+        return Err(SyncError::SourceDir {
+            path: root.to_path_buf(),
+            reason: "not a directory".into(),
+        });
+    }
+    // Which file claimed each article id first (files are visited in sorted order).
+    let mut claimed: HashMap<ArticleId, String> = HashMap::new();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => {
+                let path = error
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| root.display().to_string());
+                plan.failed.push(SyncFailure {
+                    path,
+                    reason: error.to_string(),
+                });
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() || !is_supported(entry.path()) {
+            continue;
+        }
+        plan.files_scanned += 1;
+        let relative = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap_or(entry.path())
+            .to_path_buf();
+        let key = path_key(&relative);
+        let previous = manifest.files.get(&key);
+        let previous_articles = || previous.map(|f| f.articles.clone()).unwrap_or_default();
+
+        let bytes = match read_limited(entry.path(), limits) {
+            Ok(bytes) => bytes,
+            Err(reason) => {
+                plan.failed.push(SyncFailure { path: key, reason });
+                // Keep what an earlier version of this file put in the index.
+                plan.present.extend(previous_articles());
+                continue;
+            }
+        };
+        let file_hash = blake3::hash(&bytes).to_hex().to_string();
+
+        if let Some(previous) = previous.filter(|p| p.hash == file_hash) {
+            // Unchanged file: no parsing, unless one of its articles is in flight.
+            let needs_reindex = previous
+                .articles
+                .iter()
+                .any(|id| manifest.in_flight.contains(id) || !manifest.articles.contains_key(id));
+            if !needs_reindex {
+                let mut kept = Vec::new();
+                for id in &previous.articles {
+                    if let Some(first) = claimed.get(id) {
+                        plan.failed.push(duplicate_failure(id, first, &key));
+                        continue;
+                    }
+                    claimed.insert(id.clone(), key.clone());
+                    plan.present.insert(id.clone());
+                    plan.unchanged += 1;
+                    kept.push(id.clone());
+                }
+                plan.files.insert(
+                    key,
+                    FileEntry {
+                        hash: file_hash,
+                        articles: kept,
+                    },
+                );
+                continue;
+            }
+        }
+
+        let articles = match parse_source(&relative, &bytes, limits) {
+            Ok(articles) => articles,
+            Err(error) => {
+                plan.failed.push(SyncFailure {
+                    path: key,
+                    reason: error.to_string(),
+                });
+                plan.present.extend(previous_articles());
+                continue;
+            }
+        };
+        let mut file_articles = Vec::new();
+        for article in articles {
+            if let Some(first) = claimed.get(&article.id) {
+                plan.failed.push(duplicate_failure(&article.id, first, &key));
+                continue;
+            }
+            claimed.insert(article.id.clone(), key.clone());
+            plan.present.insert(article.id.clone());
+            file_articles.push(article.id.clone());
+            let hash = article_hash(&article);
+            let unchanged = manifest
+                .articles
+                .get(&article.id)
+                .is_some_and(|known| known.hash == hash)
+                && !manifest.in_flight.contains(&article.id);
+            if unchanged {
+                plan.unchanged += 1;
+            } else {
+                plan.to_index.push(Scanned { article, hash });
+            }
+        }
+        plan.files.insert(
+            key,
+            FileEntry {
+                hash: file_hash,
+                articles: file_articles,
+            },
+        );
+    }
+    Ok(plan)
+}
+
+fn duplicate_failure(id: &ArticleId, first: &str, second: &str) -> SyncFailure {
+    SyncFailure {
+        path: second.to_string(),
+        reason: format!("article id {id:?} is used by both {first} and {second}; kept {first}"),
+    }
+}
+
+/// Read a file, refusing ones over the size limit before reading them.
+fn read_limited(path: &Path, limits: &SourceLimits) -> Result<Vec<u8>, String> {
+    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read file: {e}"))?;
+    if metadata.len() > limits.max_bytes as u64 {
+        return Err(format!(
+            "file is {} bytes, over the {} byte limit for one source file",
+            metadata.len(),
+            limits.max_bytes
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))
+}

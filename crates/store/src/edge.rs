@@ -1,0 +1,415 @@
+//! The qdrant-edge backend. qdrant-edge is synchronous, so every call runs on the blocking pool.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use fathom_core::{
+    ArticleId, Chunk, HybridQuery, IndexedChunk, SearchHit, StoreError, VectorStore, WorkspaceId,
+};
+use qdrant_edge::{
+    Condition, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
+    FieldCondition, Filter, Fusion, JsonPath, Match, Modifier, NamedQuery, PointId,
+    PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest,
+    ScoredPoint, ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, ValueVariants,
+    Vector, VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
+};
+
+use crate::{BM25_VECTOR, DENSE_VECTOR};
+
+#[derive(Debug, Clone)]
+pub struct EdgeStoreConfig {
+    /// Dimension of the dense vectors (384 for all-MiniLM-L6-v2).
+    pub dense_dimension: usize,
+    /// The `k` of reciprocal rank fusion: `score = Σ 1 / (k + rank)`.
+    pub rrf_k: usize,
+}
+
+impl Default for EdgeStoreConfig {
+    fn default() -> Self {
+        Self {
+            dense_dimension: 384,
+            rrf_k: 60,
+        }
+    }
+}
+
+/// qdrant-edge shard in `dir`, shared by all workspaces (each point carries its workspace).
+#[derive(Debug, Clone)]
+pub struct EdgeStore {
+    shard: Arc<EdgeShard>,
+    /// Serialises writes, flushes and optimisation: `EdgeShard::flush` expects to take the WAL
+    /// lock without waiting. Queries do not take it.
+    write_lock: Arc<std::sync::Mutex<()>>,
+    path: PathBuf,
+    config: EdgeStoreConfig,
+}
+
+impl EdgeStore {
+    /// Open the shard in `dir`, creating it when absent.
+    ///
+    /// Fails when an existing shard was built for another dense dimension: mixing embedding
+    /// models in one index would return garbage, so the caller must re-ingest instead.
+    pub fn open(dir: &Path, config: EdgeStoreConfig) -> Result<Self, StoreError> {
+        let open_error = |reason: String| StoreError::Open {
+            path: dir.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| open_error(e.to_string()))?;
+        let edge_config = EdgeConfig {
+            vectors: HashMap::from([(
+                DENSE_VECTOR.to_string(),
+                EdgeVectorParams::builder(config.dense_dimension, Distance::Cosine).build(),
+            )]),
+            sparse_vectors: HashMap::from([(
+                BM25_VECTOR.to_string(),
+                EdgeSparseVectorParams {
+                    modifier: Some(Modifier::Idf),
+                    ..Default::default()
+                },
+            )]),
+            ..Default::default()
+        };
+        let already_exists = dir.join("edge_config.json").exists();
+        let shard = if already_exists {
+            let shard = EdgeShard::load(dir, None).map_err(|e| open_error(e.to_string()))?;
+            let stored_dimension = shard
+                .config()
+                .vectors
+                .get(DENSE_VECTOR)
+                .map(|params| params.size);
+            if stored_dimension != Some(config.dense_dimension) {
+                return Err(StoreError::DimensionMismatch {
+                    expected: stored_dimension.unwrap_or(0),
+                    actual: config.dense_dimension,
+                });
+            }
+            shard
+        } else {
+            EdgeShard::new(dir, edge_config).map_err(|e| open_error(e.to_string()))?
+        };
+        Ok(Self {
+            shard: Arc::new(shard),
+            write_lock: Arc::default(),
+            path: dir.to_path_buf(),
+            config,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Merge segments and build indexes. Worth calling after a large sync.
+    pub async fn optimize(&self) -> Result<(), StoreError> {
+        self.blocking_write("optimize", |shard| shard.optimize().map(|_| ()))
+            .await
+    }
+
+    /// Run a read on the blocking pool.
+    async fn blocking<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&EdgeShard) -> qdrant_edge::OperationResult<T> + Send + 'static,
+    {
+        self.run_blocking(operation, false, work).await
+    }
+
+    /// Run a write (update, flush, optimise) on the blocking pool, one at a time.
+    async fn blocking_write<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&EdgeShard) -> qdrant_edge::OperationResult<T> + Send + 'static,
+    {
+        self.run_blocking(operation, true, work).await
+    }
+
+    async fn run_blocking<T, F>(
+        &self,
+        operation: &'static str,
+        exclusive: bool,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&EdgeShard) -> qdrant_edge::OperationResult<T> + Send + 'static,
+    {
+        let shard = Arc::clone(&self.shard);
+        let write_lock = Arc::clone(&self.write_lock);
+        tokio::task::spawn_blocking(move || {
+            let _guard = exclusive.then(|| write_lock.lock().unwrap_or_else(|p| p.into_inner()));
+            work(&shard)
+        })
+            .await
+            .map_err(|e| StoreError::Operation {
+                operation,
+                reason: format!("blocking task failed: {e}"),
+            })?
+            .map_err(|e| StoreError::Operation {
+                operation,
+                reason: e.to_string(),
+            })
+    }
+}
+
+fn keyword_condition(field: &str, value: &str) -> Condition {
+    let key: JsonPath = field.parse().unwrap_or_else(|_| unreachable!("static field name"));
+    Condition::Field(FieldCondition::new_match(
+        key,
+        Match::new_value(ValueVariants::String(value.to_string())),
+    ))
+}
+
+fn workspace_filter(workspace: &WorkspaceId, locale: Option<&str>) -> Filter {
+    let mut must = vec![keyword_condition("workspace", workspace.as_str())];
+    if let Some(locale) = locale {
+        must.push(keyword_condition("locale", locale));
+    }
+    Filter {
+        must: Some(must),
+        ..Default::default()
+    }
+}
+
+fn to_point(indexed: IndexedChunk) -> Result<PointStruct, StoreError> {
+    let payload = serde_json::to_value(&indexed.chunk).map_err(|e| StoreError::Operation {
+        operation: "upsert",
+        reason: format!("chunk {} could not be serialised: {e}", indexed.chunk.id),
+    })?;
+    let sparse = Vector::from(
+        SparseVector::new(indexed.sparse.indices, indexed.sparse.values).map_err(|e| {
+            StoreError::Operation {
+                operation: "upsert",
+                reason: format!("chunk {} has an invalid sparse vector: {e}", indexed.chunk.id),
+            }
+        })?,
+    );
+    let mut vectors: Vec<(&str, Vector)> = vec![(BM25_VECTOR, sparse)];
+    if let Some(dense) = indexed.dense {
+        vectors.push((DENSE_VECTOR, Vector::new_dense(dense)));
+    }
+    Ok(PointStruct::new(
+        PointId::Uuid(indexed.chunk.id.0),
+        Vectors::new_named(vectors),
+        payload,
+    ))
+}
+
+fn to_hit(point: ScoredPoint, dense_query: Option<&[f32]>) -> Option<SearchHit> {
+    let payload = point.payload?;
+    let chunk: Chunk = serde_json::from_value(serde_json::Value::Object(payload.0)).ok()?;
+    // Hybrid scores are rank-based (RRF); the cosine to the query tells how close the chunk
+    // really is, which is what answerability is judged on.
+    let dense_score = match (dense_query, &point.vector) {
+        (Some(query), Some(VectorStructInternal::Named(vectors))) => match vectors.get(DENSE_VECTOR) {
+            Some(VectorInternal::Dense(stored)) => Some(cosine(query, stored)),
+            _ => None,
+        },
+        _ => None,
+    };
+    Some(SearchHit {
+        chunk,
+        score: point.score,
+        dense_score,
+        bm25_score: None,
+    })
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let denominator = norm(a) * norm(b);
+    if denominator == 0.0 {
+        0.0
+    } else {
+        dot / denominator
+    }
+}
+
+fn nearest(vector: VectorInternal, using: &str) -> Option<ScoringQuery> {
+    Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
+        query: vector,
+        using: Some(using.to_string()),
+    })))
+}
+
+#[async_trait]
+impl VectorStore for EdgeStore {
+    async fn upsert(&self, points: Vec<IndexedChunk>) -> Result<(), StoreError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        for point in &points {
+            if let Some(dense) = &point.dense {
+                if dense.len() != self.config.dense_dimension {
+                    return Err(StoreError::DimensionMismatch {
+                        expected: self.config.dense_dimension,
+                        actual: dense.len(),
+                    });
+                }
+            }
+        }
+        let points = points
+            .into_iter()
+            .map(|p| to_point(p).map(Into::into))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.blocking_write("upsert", move |shard| {
+            shard.update(UpdateOperation::PointOperation(
+                PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
+            ))
+        })
+        .await
+    }
+
+    async fn delete_articles(
+        &self,
+        workspace: &WorkspaceId,
+        articles: &[ArticleId],
+    ) -> Result<(), StoreError> {
+        if articles.is_empty() {
+            return Ok(());
+        }
+        let mut filter = workspace_filter(workspace, None);
+        filter.should = Some(
+            articles
+                .iter()
+                .map(|a| keyword_condition("article_id", a.as_str()))
+                .collect(),
+        );
+        self.blocking_write("delete", move |shard| {
+            shard.update(UpdateOperation::PointOperation(
+                PointOperations::DeletePointsByFilter(filter),
+            ))
+        })
+        .await
+    }
+
+    async fn article_ids(&self, workspace: &WorkspaceId) -> Result<Vec<ArticleId>, StoreError> {
+        let filter = workspace_filter(workspace, None);
+        self.blocking("scroll", move |shard| {
+            let article_field: JsonPath = "article_id"
+                .parse()
+                .unwrap_or_else(|_| unreachable!("static field name"));
+            let mut ids = BTreeSet::new();
+            let mut offset = None;
+            loop {
+                let (records, next) = shard.scroll(ScrollRequest {
+                    offset,
+                    limit: Some(4096),
+                    filter: Some(filter.clone()),
+                    with_payload: Some(WithPayloadInterface::Fields(vec![article_field.clone()])),
+                    with_vector: WithVector::Bool(false),
+                    order_by: None,
+                })?;
+                ids.extend(records.into_iter().filter_map(|record| {
+                    let value = record.payload?.0.remove("article_id")?;
+                    ArticleId::parse(value.as_str()?).ok()
+                }));
+                match next {
+                    Some(next) => offset = Some(next),
+                    None => break,
+                }
+            }
+            Ok(ids.into_iter().collect())
+        })
+        .await
+    }
+
+    async fn count(&self, workspace: &WorkspaceId) -> Result<usize, StoreError> {
+        let filter = workspace_filter(workspace, None);
+        self.blocking("count", move |shard| {
+            shard.count(qdrant_edge::CountRequest {
+                filter: Some(filter),
+                exact: true,
+            })
+        })
+        .await
+    }
+
+    async fn query(&self, query: HybridQuery) -> Result<Vec<SearchHit>, StoreError> {
+        let filter = workspace_filter(&query.workspace, query.locale.as_deref());
+        let prefetch_limit = query.prefetch_limit.max(query.limit);
+        let dense_query = query.dense.clone();
+        let dense = match query.dense {
+            Some(dense) if dense.len() != self.config.dense_dimension => {
+                return Err(StoreError::DimensionMismatch {
+                    expected: self.config.dense_dimension,
+                    actual: dense.len(),
+                })
+            }
+            Some(dense) => nearest(VectorInternal::from(dense), DENSE_VECTOR),
+            None => None,
+        };
+        let with_vector = if dense.is_some() {
+            WithVector::Selector(vec![DENSE_VECTOR.to_string()])
+        } else {
+            WithVector::Bool(false)
+        };
+        let sparse = match query.sparse {
+            Some(sparse) if !sparse.is_empty() => {
+                let sparse = SparseVector::new(sparse.indices, sparse.values).map_err(|e| {
+                    StoreError::Operation {
+                        operation: "query",
+                        reason: format!("invalid sparse query vector: {e}"),
+                    }
+                })?;
+                nearest(VectorInternal::from(sparse), BM25_VECTOR)
+            }
+            _ => None,
+        };
+        let request = match (dense, sparse) {
+            (Some(dense), Some(sparse)) => {
+                let prefetch = |query| Prefetch {
+                    prefetches: vec![],
+                    query: Some(query),
+                    limit: prefetch_limit,
+                    params: None,
+                    filter: Some(filter.clone()),
+                    score_threshold: None,
+                };
+                QueryRequest {
+                    prefetches: vec![prefetch(dense), prefetch(sparse)],
+                    query: Some(ScoringQuery::Fusion(Fusion::Rrf {
+                        k: self.config.rrf_k,
+                        weights: None,
+                    })),
+                    filter: Some(filter.clone()),
+                    score_threshold: None,
+                    limit: query.limit,
+                    offset: 0,
+                    params: None,
+                    with_vector,
+                    with_payload: WithPayloadInterface::Bool(true),
+                }
+            }
+            (Some(single), None) | (None, Some(single)) => QueryRequest {
+                prefetches: vec![],
+                query: Some(single),
+                filter: Some(filter.clone()),
+                score_threshold: None,
+                limit: query.limit,
+                offset: 0,
+                params: None,
+                with_vector,
+                with_payload: WithPayloadInterface::Bool(true),
+            },
+            // Nothing to search with (e.g. a query made only of stop words, BM25-only).
+            (None, None) => return Ok(Vec::new()),
+        };
+        let points = self.blocking("query", move |shard| shard.query(request)).await?;
+        Ok(points
+            .into_iter()
+            .filter_map(|p| to_hit(p, dense_query.as_deref()))
+            .collect())
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.blocking_write("flush", |shard| {
+            shard.flush();
+            Ok(())
+        })
+        .await
+    }
+}
+

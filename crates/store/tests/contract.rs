@@ -1,0 +1,242 @@
+//! The `VectorStore` contract, run against every backend available on this machine.
+//! Today that is qdrant-edge (embedded); a Qdrant server backend joins `backends()` when it exists.
+
+use fathom_core::{
+    ArticleId, Chunk, ChunkId, HybridQuery, IndexedChunk, SparseVector, VectorStore, WorkspaceId,
+};
+use fathom_store::{EdgeStore, EdgeStoreConfig};
+use tempfile::TempDir;
+
+const DIM: usize = 4;
+
+struct Backend {
+    name: &'static str,
+    store: Box<dyn VectorStore>,
+    _dir: TempDir,
+}
+
+fn open_edge(dir: &std::path::Path) -> EdgeStore {
+    EdgeStore::open(
+        dir,
+        EdgeStoreConfig {
+            dense_dimension: DIM,
+            ..Default::default()
+        },
+    )
+    .expect("edge store opens")
+}
+
+fn backends() -> Vec<Backend> {
+    let dir = TempDir::new().expect("temp dir");
+    let store = open_edge(dir.path());
+    vec![Backend {
+        name: "qdrant-edge",
+        store: Box::new(store),
+        _dir: dir,
+    }]
+}
+
+fn ws(name: &str) -> WorkspaceId {
+    WorkspaceId::parse(name).unwrap()
+}
+
+/// A chunk whose dense vector points along `axis` and whose sparse vector holds `terms`.
+fn point(workspace: &str, article: &str, position: u32, axis: usize, terms: &[u32]) -> IndexedChunk {
+    let workspace = ws(workspace);
+    let article_id = ArticleId::parse(article).unwrap();
+    let mut dense = vec![0.05; DIM];
+    dense[axis] = 1.0;
+    IndexedChunk {
+        chunk: Chunk {
+            id: ChunkId::derive(&workspace, &article_id, position),
+            workspace,
+            article_id,
+            title: format!("{article} title"),
+            url: Some(format!("https://help.example/{article}")),
+            locale: Some(if article.ends_with("-fr") { "fr" } else { "en" }.to_string()),
+            heading_path: vec!["Top".into(), format!("Section {position}")],
+            position,
+            text: format!("text of {article} #{position}"),
+            token_count: 5,
+            content_hash: "h".into(),
+        },
+        dense: Some(dense),
+        sparse: SparseVector {
+            indices: terms.to_vec(),
+            values: vec![1.0; terms.len()],
+        },
+    }
+}
+
+fn query(workspace: &str, dense_axis: Option<usize>, terms: Option<&[u32]>) -> HybridQuery {
+    HybridQuery {
+        workspace: ws(workspace),
+        locale: None,
+        dense: dense_axis.map(|axis| {
+            let mut v = vec![0.0; DIM];
+            v[axis] = 1.0;
+            v
+        }),
+        sparse: terms.map(|t| SparseVector {
+            indices: t.to_vec(),
+            values: vec![1.0; t.len()],
+        }),
+        limit: 10,
+        prefetch_limit: 20,
+    }
+}
+
+async fn seed(store: &dyn VectorStore) {
+    store
+        .upsert(vec![
+            point("acme", "refunds", 0, 0, &[1, 2]),
+            point("acme", "refunds", 1, 0, &[2, 3]),
+            point("acme", "invoices", 0, 1, &[4, 5]),
+            point("acme", "passwords", 0, 2, &[6]),
+            point("acme", "passwords-fr", 0, 2, &[6]),
+            point("globex", "refunds", 0, 0, &[1, 2]),
+        ])
+        .await
+        .unwrap();
+}
+
+fn article_ids(hits: &[fathom_core::SearchHit]) -> Vec<&str> {
+    hits.iter().map(|h| h.chunk.article_id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn dense_query_ranks_the_nearest_chunk_first() {
+    for backend in backends() {
+        seed(&*backend.store).await;
+        let hits = backend.store.query(query("acme", Some(1), None)).await.unwrap();
+        assert_eq!(article_ids(&hits)[0], "invoices", "{}", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn bm25_query_finds_chunks_sharing_terms_and_only_those() {
+    for backend in backends() {
+        seed(&*backend.store).await;
+        let hits = backend.store.query(query("acme", None, Some(&[3]))).await.unwrap();
+        assert_eq!(article_ids(&hits), vec!["refunds"], "{}", backend.name);
+        assert_eq!(hits[0].chunk.position, 1);
+    }
+}
+
+#[tokio::test]
+async fn hybrid_query_fuses_both_halves() {
+    for backend in backends() {
+        seed(&*backend.store).await;
+        // Dense points at passwords, BM25 at invoices: both must come back, fused.
+        let hits = backend
+            .store
+            .query(query("acme", Some(2), Some(&[4, 5])))
+            .await
+            .unwrap();
+        let ids = article_ids(&hits);
+        assert!(ids.contains(&"invoices"), "{}: {ids:?}", backend.name);
+        assert!(ids.contains(&"passwords"), "{}: {ids:?}", backend.name);
+        let passwords = hits.iter().find(|h| h.chunk.article_id.as_str() == "passwords").unwrap();
+        let invoices = hits.iter().find(|h| h.chunk.article_id.as_str() == "invoices").unwrap();
+        let (p, i) = (passwords.dense_score.unwrap(), invoices.dense_score.unwrap());
+        assert!(p > 0.9 && i < 0.2, "{}: cosine to the dense query: passwords {p}, invoices {i}", backend.name);
+        let scores: Vec<f32> = hits.iter().map(|h| h.score).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "sorted by fused score");
+    }
+}
+
+#[tokio::test]
+async fn queries_never_cross_workspaces() {
+    for backend in backends() {
+        seed(&*backend.store).await;
+        let hits = backend.store.query(query("globex", Some(2), Some(&[4, 5, 6]))).await.unwrap();
+        assert!(hits.iter().all(|h| h.chunk.workspace.as_str() == "globex"), "{}", backend.name);
+        let hits = backend.store.query(query("initech", Some(0), Some(&[1]))).await.unwrap();
+        assert!(hits.is_empty(), "{}: unknown workspace sees nothing", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn locale_filter_keeps_only_that_locale() {
+    for backend in backends() {
+        seed(&*backend.store).await;
+        let mut q = query("acme", Some(2), Some(&[6]));
+        q.locale = Some("fr".into());
+        let hits = backend.store.query(q).await.unwrap();
+        assert_eq!(article_ids(&hits), vec!["passwords-fr"], "{}", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn upserting_the_same_chunk_id_overwrites_it() {
+    for backend in backends() {
+        seed(&*backend.store).await;
+        let mut changed = point("acme", "invoices", 0, 1, &[9]);
+        changed.chunk.text = "new text".into();
+        backend.store.upsert(vec![changed]).await.unwrap();
+        assert_eq!(backend.store.count(&ws("acme")).await.unwrap(), 5, "{}", backend.name);
+        let hits = backend.store.query(query("acme", None, Some(&[9]))).await.unwrap();
+        assert_eq!(hits[0].chunk.text, "new text");
+    }
+}
+
+#[tokio::test]
+async fn deleting_articles_removes_all_their_chunks_in_that_workspace_only() {
+    for backend in backends() {
+        seed(&*backend.store).await;
+        let refunds = ArticleId::parse("refunds").unwrap();
+        backend.store.delete_articles(&ws("acme"), &[refunds]).await.unwrap();
+        let acme = backend.store.article_ids(&ws("acme")).await.unwrap();
+        let acme: Vec<&str> = acme.iter().map(ArticleId::as_str).collect();
+        assert_eq!(acme, vec!["invoices", "passwords", "passwords-fr"], "{}", backend.name);
+        assert_eq!(backend.store.count(&ws("globex")).await.unwrap(), 1, "other tenant untouched");
+    }
+}
+
+#[tokio::test]
+async fn a_query_with_no_usable_vector_returns_nothing() {
+    for backend in backends() {
+        seed(&*backend.store).await;
+        let hits = backend.store.query(query("acme", None, Some(&[]))).await.unwrap();
+        assert!(hits.is_empty(), "{}", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn a_dense_vector_of_the_wrong_dimension_is_rejected() {
+    for backend in backends() {
+        let mut bad = point("acme", "x", 0, 0, &[1]);
+        bad.dense = Some(vec![1.0; DIM + 1]);
+        let err = backend.store.upsert(vec![bad]).await.unwrap_err();
+        assert!(err.to_string().contains("dimension"), "{}: {err}", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn edge_store_keeps_its_points_after_being_dropped_and_reopened() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open_edge(dir.path());
+        seed(&store).await;
+        store.flush().await.unwrap();
+    }
+    let reopened = open_edge(dir.path());
+    assert_eq!(reopened.count(&ws("acme")).await.unwrap(), 5);
+    let hits = reopened.query(query("acme", Some(1), Some(&[4]))).await.unwrap();
+    assert_eq!(article_ids(&hits)[0], "invoices");
+}
+
+#[tokio::test]
+async fn edge_store_refuses_to_reopen_with_another_dense_dimension() {
+    let dir = TempDir::new().unwrap();
+    drop(open_edge(dir.path()));
+    let err = EdgeStore::open(
+        dir.path(),
+        EdgeStoreConfig {
+            dense_dimension: 768,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("384") || err.to_string().contains('4'), "{err}");
+}
