@@ -82,7 +82,7 @@ pub struct Settings {
     pub min_confidence: Option<f32>,
 
     /// Log filter, e.g. `info` or `fathom=debug` (logs go to stderr).
-    #[arg(long, global = true, env = "FATHOM_LOG", default_value = "warn")]
+    #[arg(long, global = true, env = "FATHOM_LOG", default_value = "warn,qdrant_edge=error")]
     pub log: String,
 
     /// Log as JSON lines instead of text.

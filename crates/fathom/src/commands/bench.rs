@@ -18,7 +18,6 @@ use fathom_evals::retrieval::percentile;
 use fathom_ingest::sync::{sync_folder, SyncBackends, SyncEvent, SyncOptions};
 use fathom_retrieve::{Retriever, RetrieverConfig, SearchRequest};
 use fathom_store::{EdgeStore, EdgeStoreConfig};
-use serde::Serialize;
 
 use crate::backends::Backends;
 use crate::output::{print_json, progress_bar};
