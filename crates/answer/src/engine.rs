@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fathom_core::{
-    AnswerEvent, Citation, Conversation, Decision, DecisionKind, Evidence, Reason, Role,
-    SearchHit, TokenUsage,
+    AnswerEvent, Citation, Conversation, Decision, DecisionKind, Evidence, Reason, Role, SearchHit,
+    TokenUsage,
 };
 use fathom_retrieve::{standalone_query, ContextCarry, Retriever, SearchRequest};
 use serde::{Deserialize, Serialize};
@@ -34,13 +34,37 @@ impl BlockedTopic {
             phrases: phrases.iter().map(|p| p.to_string()).collect(),
         };
         vec![
-            topic("legal", &["lawsuit", "sue you", "suing", "my lawyer", "attorney", "legal action", "court order", "subpoena"]),
-            topic("medical", &["diagnosis", "diagnose", "symptoms", "medication", "prescription", "medical advice"]),
+            topic(
+                "legal",
+                &[
+                    "lawsuit",
+                    "sue you",
+                    "suing",
+                    "my lawyer",
+                    "attorney",
+                    "legal action",
+                    "court order",
+                    "subpoena",
+                ],
+            ),
+            topic(
+                "medical",
+                &[
+                    "diagnosis",
+                    "diagnose",
+                    "symptoms",
+                    "medication",
+                    "prescription",
+                    "medical advice",
+                ],
+            ),
         ]
     }
 
     fn matches(&self, lower_message: &str) -> bool {
-        self.phrases.iter().any(|phrase| contains_phrase(lower_message, phrase))
+        self.phrases
+            .iter()
+            .any(|phrase| contains_phrase(lower_message, phrase))
     }
 }
 
@@ -129,7 +153,11 @@ impl Trace {
 }
 
 impl AnswerEngine {
-    pub fn new(retriever: Retriever, config: AnswerConfig, generator: Option<Arc<dyn Generator>>) -> Self {
+    pub fn new(
+        retriever: Retriever,
+        config: AnswerConfig,
+        generator: Option<Arc<dyn Generator>>,
+    ) -> Self {
         Self {
             retriever,
             config,
@@ -150,7 +178,10 @@ impl AnswerEngine {
     /// The streaming form: step and token events, then the decision as the last event.
     /// Tokens are provisional: if an output guardrail rejects the streamed answer, the final
     /// decision's `answer` replaces it.
-    pub fn decide_streaming(self: &Arc<Self>, conversation: Conversation) -> mpsc::Receiver<AnswerEvent> {
+    pub fn decide_streaming(
+        self: &Arc<Self>,
+        conversation: Conversation,
+    ) -> mpsc::Receiver<AnswerEvent> {
         let (sender, receiver) = mpsc::channel(64);
         let engine = Arc::clone(self);
         tokio::spawn(async move {
@@ -165,7 +196,11 @@ impl AnswerEngine {
     }
 
     #[tracing::instrument(skip_all, fields(workspace = %conversation.workspace))]
-    async fn run(&self, conversation: &Conversation, events: Option<&mpsc::Sender<AnswerEvent>>) -> Decision {
+    async fn run(
+        &self,
+        conversation: &Conversation,
+        events: Option<&mpsc::Sender<AnswerEvent>>,
+    ) -> Decision {
         let mut trace = Trace::new();
         let step = |name: &str| {
             if let Some(events) = events {
@@ -177,13 +212,28 @@ impl AnswerEngine {
         let started = Instant::now();
         step("guardrails");
         let history_texts = conversation.history.iter().map(|t| t.text.as_str());
-        if let Err(error) = guardrails::check_limits(&self.config.limits, &conversation.message, history_texts) {
+        if let Err(error) =
+            guardrails::check_limits(&self.config.limits, &conversation.message, history_texts)
+        {
             tracing::info!(code = error.code(), %error, "input refused");
             let (reason, text) = match error {
                 guardrails::LimitError::EmptyMessage => (Reason::NeedsClarification, say::EMPTY),
                 _ => (Reason::GuardrailInputTooLong, say::TOO_LONG),
             };
-            return self.finish(trace, DecisionKind::Clarify, reason, text.into(), None, String::new(), vec![], 0.0, vec![], events).await;
+            return self
+                .finish(
+                    trace,
+                    DecisionKind::Clarify,
+                    reason,
+                    text.into(),
+                    None,
+                    String::new(),
+                    vec![],
+                    0.0,
+                    vec![],
+                    events,
+                )
+                .await;
         }
         // One redactor for the whole conversation: the same value gets the same placeholder.
         let mut redactor = guardrails::Redactor::new();
@@ -204,11 +254,23 @@ impl AnswerEngine {
             .collect();
         let lower = message.to_lowercase();
         let pre_decision = if guardrails::wants_human(&message) || accepts_offer(&history, &lower) {
-            Some((DecisionKind::Handoff, Reason::CustomerRequestedHuman, say::HANDOFF))
+            Some((
+                DecisionKind::Handoff,
+                Reason::CustomerRequestedHuman,
+                say::HANDOFF,
+            ))
         } else if guardrails::detect_injection(&conversation.message).is_some() {
-            Some((DecisionKind::Clarify, Reason::GuardrailInjection, say::INJECTION))
+            Some((
+                DecisionKind::Clarify,
+                Reason::GuardrailInjection,
+                say::INJECTION,
+            ))
         } else if self.config.blocked_topics.iter().any(|t| t.matches(&lower)) {
-            Some((DecisionKind::Handoff, Reason::GuardrailBlockedTopic, say::BLOCKED))
+            Some((
+                DecisionKind::Handoff,
+                Reason::GuardrailBlockedTopic,
+                say::BLOCKED,
+            ))
         } else if !already_offered(&history)
             && (guardrails::frustration(&message).is_some()
                 || guardrails::is_repeated_question(&message, &earlier_customer))
@@ -226,8 +288,25 @@ impl AnswerEngine {
         if let Some((kind, reason, text)) = pre_decision {
             let summary = Some(summary(&message, &earlier_customer, reason));
             // An offer is a question to the customer, not yet a handoff.
-            let kind = if text == say::OFFER_HUMAN { DecisionKind::Clarify } else { kind };
-            return self.finish(trace, kind, reason, text.into(), summary, String::new(), vec![], 0.0, vec![], events).await;
+            let kind = if text == say::OFFER_HUMAN {
+                DecisionKind::Clarify
+            } else {
+                kind
+            };
+            return self
+                .finish(
+                    trace,
+                    kind,
+                    reason,
+                    text.into(),
+                    summary,
+                    String::new(),
+                    vec![],
+                    0.0,
+                    vec![],
+                    events,
+                )
+                .await;
         }
 
         // 2. Query understanding.
@@ -275,8 +354,22 @@ impl AnswerEngine {
 
         if judgement.confidence < self.config.judge.min_confidence {
             let (kind, reason, text) = self.below_threshold(&message, &hits, &judgement);
-            let summary = (kind == DecisionKind::Handoff).then(|| summary(&message, &earlier_customer, reason));
-            return self.finish(trace, kind, reason, text, summary, query, vec![], judgement.confidence, evidence, events).await;
+            let summary = (kind == DecisionKind::Handoff)
+                .then(|| summary(&message, &earlier_customer, reason));
+            return self
+                .finish(
+                    trace,
+                    kind,
+                    reason,
+                    text,
+                    summary,
+                    query,
+                    vec![],
+                    judgement.confidence,
+                    evidence,
+                    events,
+                )
+                .await;
         }
 
         // 4. Answer.
@@ -288,11 +381,34 @@ impl AnswerEngine {
                 Ok(generated) => {
                     trace.usage.add(generated.usage);
                     trace.time("generate", started);
-                    let outcome = self.check_generated(generator.as_ref(), &history, &message, &hits, generated, &mut trace).await;
+                    let outcome = self
+                        .check_generated(
+                            generator.as_ref(),
+                            &history,
+                            &message,
+                            &hits,
+                            generated,
+                            &mut trace,
+                        )
+                        .await;
                     let (kind, reason, text, citations) = outcome;
-                    let summary = (kind == DecisionKind::Handoff).then(|| summary(&message, &earlier_customer, reason));
+                    let summary = (kind == DecisionKind::Handoff)
+                        .then(|| summary(&message, &earlier_customer, reason));
                     let text = guardrails::restore(&text, &entities);
-                    return self.finish(trace, kind, reason, text, summary, query, citations, judgement.confidence, evidence, None).await;
+                    return self
+                        .finish(
+                            trace,
+                            kind,
+                            reason,
+                            text,
+                            summary,
+                            query,
+                            citations,
+                            judgement.confidence,
+                            evidence,
+                            None,
+                        )
+                        .await;
                 }
                 Err(error) => {
                     tracing::warn!(%error, "model unavailable; falling back to the extractive answer");
@@ -300,11 +416,38 @@ impl AnswerEngine {
                     // Fall through to the extractive answer, recording why.
                     let (text, citations) = self.extractive_answer(&hits, &judgement, &query);
                     if text.is_empty() {
-                        let summary = Some(summary(&message, &earlier_customer, Reason::LlmUnavailable));
-                        return self.finish(trace, DecisionKind::Handoff, Reason::LlmUnavailable, say::HANDOFF.into(), summary, query, vec![], judgement.confidence, evidence, events).await;
+                        let summary =
+                            Some(summary(&message, &earlier_customer, Reason::LlmUnavailable));
+                        return self
+                            .finish(
+                                trace,
+                                DecisionKind::Handoff,
+                                Reason::LlmUnavailable,
+                                say::HANDOFF.into(),
+                                summary,
+                                query,
+                                vec![],
+                                judgement.confidence,
+                                evidence,
+                                events,
+                            )
+                            .await;
                     }
                     trace.timings.insert("llm_fallback".into(), 1.0);
-                    return self.finish(trace, DecisionKind::Answer, Reason::Answered, text, None, query, citations, judgement.confidence, evidence, events).await;
+                    return self
+                        .finish(
+                            trace,
+                            DecisionKind::Answer,
+                            Reason::Answered,
+                            text,
+                            None,
+                            query,
+                            citations,
+                            judgement.confidence,
+                            evidence,
+                            events,
+                        )
+                        .await;
                 }
             }
         }
@@ -318,27 +461,76 @@ impl AnswerEngine {
             .collect::<Vec<_>>()
             .join("\n");
         if text.is_empty() || !unsupported_sentences(&text, &cited_text).is_empty() {
-            let summary = Some(summary(&message, &earlier_customer, Reason::UnsupportedAnswer));
-            return self.finish(trace, DecisionKind::Handoff, Reason::UnsupportedAnswer, say::NO_CONTENT.into(), summary, query, vec![], judgement.confidence, evidence, events).await;
+            let summary = Some(summary(
+                &message,
+                &earlier_customer,
+                Reason::UnsupportedAnswer,
+            ));
+            return self
+                .finish(
+                    trace,
+                    DecisionKind::Handoff,
+                    Reason::UnsupportedAnswer,
+                    say::NO_CONTENT.into(),
+                    summary,
+                    query,
+                    vec![],
+                    judgement.confidence,
+                    evidence,
+                    events,
+                )
+                .await;
         }
-        self.finish(trace, DecisionKind::Answer, Reason::Answered, text, None, query, citations, judgement.confidence, evidence, events).await
+        self.finish(
+            trace,
+            DecisionKind::Answer,
+            Reason::Answered,
+            text,
+            None,
+            query,
+            citations,
+            judgement.confidence,
+            evidence,
+            events,
+        )
+        .await
     }
 
     /// Low confidence: ask when the message is vague and the evidence points several ways,
     /// otherwise hand off.
-    fn below_threshold(&self, message: &str, hits: &[SearchHit], judgement: &Judgement) -> (DecisionKind, Reason, String) {
-        let nothing_relevant = judgement.dense.map_or(judgement.coverage == 0.0, |d| d < self.config.judge.min_relevance);
+    fn below_threshold(
+        &self,
+        message: &str,
+        hits: &[SearchHit],
+        judgement: &Judgement,
+    ) -> (DecisionKind, Reason, String) {
+        let nothing_relevant = judgement.dense.map_or(judgement.coverage == 0.0, |d| {
+            d < self.config.judge.min_relevance
+        });
         if let Some(question) = clarifying_question(message, hits) {
             return (DecisionKind::Clarify, Reason::NeedsClarification, question);
         }
         if nothing_relevant {
-            (DecisionKind::Handoff, Reason::NoRelevantContent, say::NO_CONTENT.into())
+            (
+                DecisionKind::Handoff,
+                Reason::NoRelevantContent,
+                say::NO_CONTENT.into(),
+            )
         } else {
-            (DecisionKind::Handoff, Reason::LowConfidence, say::NO_CONTENT.into())
+            (
+                DecisionKind::Handoff,
+                Reason::LowConfidence,
+                say::NO_CONTENT.into(),
+            )
         }
     }
 
-    fn extractive_answer(&self, hits: &[SearchHit], judgement: &Judgement, query: &str) -> (String, Vec<Citation>) {
+    fn extractive_answer(
+        &self,
+        hits: &[SearchHit],
+        judgement: &Judgement,
+        query: &str,
+    ) -> (String, Vec<Citation>) {
         let Some(best) = judgement.best.and_then(|i| hits.get(i)) else {
             return (String::new(), vec![]);
         };
@@ -369,21 +561,43 @@ impl AnswerEngine {
     ) -> (DecisionKind, Reason, String, Vec<Citation>) {
         for attempt in 0..2 {
             match generated.decision {
-                DecisionKind::Handoff => return (DecisionKind::Handoff, Reason::LowConfidence, say::HANDOFF.into(), vec![]),
-                DecisionKind::Clarify => return (DecisionKind::Clarify, Reason::NeedsClarification, generated.answer, vec![]),
+                DecisionKind::Handoff => {
+                    return (
+                        DecisionKind::Handoff,
+                        Reason::LowConfidence,
+                        say::HANDOFF.into(),
+                        vec![],
+                    )
+                }
+                DecisionKind::Clarify => {
+                    return (
+                        DecisionKind::Clarify,
+                        Reason::NeedsClarification,
+                        generated.answer,
+                        vec![],
+                    )
+                }
                 DecisionKind::Answer => {}
             }
             let bad_citations = unknown_citations(&generated.citations, hits);
             let cited_text: String = hits
                 .iter()
-                .filter(|h| generated.citations.iter().any(|c| c.chunk_ids.contains(&h.chunk.id)))
+                .filter(|h| {
+                    generated
+                        .citations
+                        .iter()
+                        .any(|c| c.chunk_ids.contains(&h.chunk.id))
+                })
                 .map(|h| h.chunk.text.as_str())
                 .collect::<Vec<_>>()
                 .join("\n");
             let supported = if generated.citations.is_empty() || !bad_citations.is_empty() {
                 false
             } else {
-                match generator.judge_support(&generated.answer, &cited_text).await {
+                match generator
+                    .judge_support(&generated.answer, &cited_text)
+                    .await
+                {
                     Some(Ok((verdict, usage))) => {
                         trace.usage.add(usage);
                         verdict
@@ -396,7 +610,12 @@ impl AnswerEngine {
                 }
             };
             if supported {
-                return (DecisionKind::Answer, Reason::Answered, generated.answer, generated.citations);
+                return (
+                    DecisionKind::Answer,
+                    Reason::Answered,
+                    generated.answer,
+                    generated.citations,
+                );
             }
             if attempt == 0 {
                 tracing::info!("answer not supported by its citations; regenerating once");
@@ -409,7 +628,12 @@ impl AnswerEngine {
                 }
             }
         }
-        (DecisionKind::Handoff, Reason::UnsupportedAnswer, say::NO_CONTENT.into(), vec![])
+        (
+            DecisionKind::Handoff,
+            Reason::UnsupportedAnswer,
+            say::NO_CONTENT.into(),
+            vec![],
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -429,12 +653,17 @@ impl AnswerEngine {
         if let Some(events) = events {
             // Non-streamed replies (extractive, canned) still arrive as tokens, word by word.
             for piece in answer.split_inclusive(' ') {
-                let _ = events.send(AnswerEvent::Token { text: piece.to_string() }).await;
+                let _ = events
+                    .send(AnswerEvent::Token {
+                        text: piece.to_string(),
+                    })
+                    .await;
             }
         }
-        trace
-            .timings
-            .insert("total".into(), trace.started.elapsed().as_secs_f64() * 1000.0);
+        trace.timings.insert(
+            "total".into(),
+            trace.started.elapsed().as_secs_f64() * 1000.0,
+        );
         tracing::info!(decision = ?decision, reason = %reason, confidence, "decided");
         Decision {
             decision,
@@ -467,7 +696,9 @@ fn to_evidence(hits: &[SearchHit]) -> Vec<Evidence> {
 }
 
 /// Words that point back at something earlier ("it", "that one").
-const REFERENTS: &[&str] = &["it", "its", "they", "them", "this", "that", "these", "those", "he", "she"];
+const REFERENTS: &[&str] = &[
+    "it", "its", "they", "them", "this", "that", "these", "those", "he", "she",
+];
 
 /// A clarifying question when the message is vague (few content words, or leaning on an
 /// unresolved "it"/"that") and the evidence is spread over several articles.
@@ -500,13 +731,27 @@ fn clarifying_question(message: &str, hits: &[SearchHit]) -> Option<String> {
 }
 
 fn already_offered(history: &[fathom_core::Turn]) -> bool {
-    history.iter().any(|t| t.role == Role::Agent && t.text == say::OFFER_HUMAN)
+    history
+        .iter()
+        .any(|t| t.role == Role::Agent && t.text == say::OFFER_HUMAN)
 }
 
 /// "yes please" right after the bot offered a person.
 fn accepts_offer(history: &[fathom_core::Turn], lower_message: &str) -> bool {
-    let offered_last = history.last().is_some_and(|t| t.role == Role::Agent && t.text == say::OFFER_HUMAN);
-    let yes = ["yes", "yes please", "yeah", "yep", "sure", "please do", "ok", "okay", "y"];
+    let offered_last = history
+        .last()
+        .is_some_and(|t| t.role == Role::Agent && t.text == say::OFFER_HUMAN);
+    let yes = [
+        "yes",
+        "yes please",
+        "yeah",
+        "yep",
+        "sure",
+        "please do",
+        "ok",
+        "okay",
+        "y",
+    ];
     offered_last && yes.contains(&lower_message.trim().trim_end_matches(['.', '!']))
 }
 
@@ -522,7 +767,10 @@ fn summary(message: &str, earlier_customer: &[&str], reason: Reason) -> String {
             clip(message),
             clip(previous)
         ),
-        None => format!("Customer asks: \"{}\". Handed over: {reason}.", clip(message)),
+        None => format!(
+            "Customer asks: \"{}\". Handed over: {reason}.",
+            clip(message)
+        ),
     }
 }
 

@@ -43,7 +43,9 @@ fn is_list_item(line: &str) -> bool {
     let line = line.trim_start();
     line.starts_with("- ")
         || line.starts_with("* ")
-        || line.split_once(". ").is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        || line
+            .split_once(". ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Pick the passage of `hit` that best answers `query`.
@@ -56,7 +58,9 @@ pub fn passage(hit: &SearchHit, query: &str) -> Passage {
         .filter(|b| detect_injection(b).is_none())
         .collect();
     if blocks.is_empty() {
-        return Passage { text: String::new() };
+        return Passage {
+            text: String::new(),
+        };
     }
     let scores: Vec<f32> = blocks
         .iter()
@@ -128,5 +132,8 @@ pub fn render(passage: &Passage, title: &str, url: Option<&str>) -> String {
 /// Terms a passage shares with a query; used by tests and diagnostics.
 pub fn shared_terms(passage: &str, query: &str) -> HashSet<String> {
     let p = term_set(passage);
-    term_set(query).into_iter().filter(|t| p.contains(t)).collect()
+    term_set(query)
+        .into_iter()
+        .filter(|t| p.contains(t))
+        .collect()
 }

@@ -25,7 +25,11 @@ pub struct Generated {
 #[async_trait]
 pub trait Generator: Send + Sync {
     /// A standalone search query for the latest message.
-    async fn rewrite_query(&self, history: &[Turn], message: &str) -> Result<(String, TokenUsage), LlmError>;
+    async fn rewrite_query(
+        &self,
+        history: &[Turn],
+        message: &str,
+    ) -> Result<(String, TokenUsage), LlmError>;
     /// Decide and answer from the evidence. Answer text is streamed to `tokens` as it arrives.
     async fn answer(
         &self,
@@ -35,7 +39,11 @@ pub trait Generator: Send + Sync {
         tokens: Option<mpsc::Sender<AnswerEvent>>,
     ) -> Result<Generated, LlmError>;
     /// An LLM judge of whether `answer` is supported by `sources`; `None` when not configured.
-    async fn judge_support(&self, answer: &str, sources: &str) -> Option<Result<(bool, TokenUsage), LlmError>>;
+    async fn judge_support(
+        &self,
+        answer: &str,
+        sources: &str,
+    ) -> Option<Result<(bool, TokenUsage), LlmError>>;
 }
 
 /// The prompt files. Defaults are compiled in; a deployer overrides any of them by putting a
@@ -67,7 +75,12 @@ const DEFAULT_PROMPTS: [(&str, &str); 6] = [
 
 impl Default for Prompts {
     fn default() -> Self {
-        Self::from_map(DEFAULT_PROMPTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Self::from_map(
+            DEFAULT_PROMPTS
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 }
 
@@ -86,8 +99,10 @@ impl Prompts {
 
     /// Defaults, overridden by whichever files exist in `dir`.
     pub fn load(dir: &Path) -> std::io::Result<Self> {
-        let mut map: BTreeMap<String, String> =
-            DEFAULT_PROMPTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut map: BTreeMap<String, String> = DEFAULT_PROMPTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         for (name, _) in DEFAULT_PROMPTS {
             let path = dir.join(name);
             match std::fs::read_to_string(&path) {
@@ -95,7 +110,12 @@ impl Prompts {
                     map.insert(name.to_string(), text);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("{}: {e}", path.display()),
+                    ))
+                }
             }
         }
         Ok(Self::from_map(map))
@@ -103,18 +123,27 @@ impl Prompts {
 
     /// The system prompt for answering.
     pub fn answer_system(&self) -> String {
-        [&self.persona, &self.guidance, &self.answer_format, &self.citations]
-            .iter()
-            .map(|s| s.trim())
-            .collect::<Vec<_>>()
-            .join("\n\n")
+        [
+            &self.persona,
+            &self.guidance,
+            &self.answer_format,
+            &self.citations,
+        ]
+        .iter()
+        .map(|s| s.trim())
+        .collect::<Vec<_>>()
+        .join("\n\n")
     }
 }
 
 /// The user message for answering: the evidence, quoted as data with short ids, then the
 /// conversation. Chunks that read like instructions to an assistant are dropped: articles are
 /// data, never instructions.
-pub fn render_answer_prompt(history: &[Turn], message: &str, hits: &[SearchHit]) -> (String, Vec<String>) {
+pub fn render_answer_prompt(
+    history: &[Turn],
+    message: &str,
+    hits: &[SearchHit],
+) -> (String, Vec<String>) {
     let mut ids = Vec::new();
     let mut out = String::from("<sources>\n");
     for hit in hits {
@@ -157,15 +186,28 @@ struct AnswerReply {
 }
 
 /// Parse a model's JSON reply; tolerant of code fences and text around the object.
-pub fn parse_answer_reply(content: &str, ids: &[String], hits: &[SearchHit]) -> Result<(DecisionKind, String, Vec<Citation>), LlmError> {
+pub fn parse_answer_reply(
+    content: &str,
+    ids: &[String],
+    hits: &[SearchHit],
+) -> Result<(DecisionKind, String, Vec<Citation>), LlmError> {
     let start = content.find('{');
     let end = content.rfind('}');
     let json = match (start, end) {
         (Some(s), Some(e)) if e > s => &content[s..=e],
-        _ => return Err(LlmError::BadReply(format!("no JSON object in the reply: {}", clip(content)))),
+        _ => {
+            return Err(LlmError::BadReply(format!(
+                "no JSON object in the reply: {}",
+                clip(content)
+            )))
+        }
     };
-    let reply: AnswerReply = serde_json::from_str(json)
-        .map_err(|e| LlmError::BadReply(format!("reply is not the expected JSON ({e}): {}", clip(content))))?;
+    let reply: AnswerReply = serde_json::from_str(json).map_err(|e| {
+        LlmError::BadReply(format!(
+            "reply is not the expected JSON ({e}): {}",
+            clip(content)
+        ))
+    })?;
     let decision = match reply.decision.trim().to_lowercase().as_str() {
         "answer" => DecisionKind::Answer,
         "clarify" => DecisionKind::Clarify,
@@ -177,22 +219,37 @@ pub fn parse_answer_reply(content: &str, ids: &[String], hits: &[SearchHit]) -> 
     let mut citations: Vec<Citation> = Vec::new();
     for cited in reply.citations {
         let label = match &cited {
-            serde_json::Value::String(s) => s.trim().trim_start_matches(['[', 'S', 's']).trim_end_matches(']').to_string(),
+            serde_json::Value::String(s) => s
+                .trim()
+                .trim_start_matches(['[', 'S', 's'])
+                .trim_end_matches(']')
+                .to_string(),
             serde_json::Value::Number(n) => n.to_string(),
             _ => continue,
         };
-        let Some(chunk_id) = label.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| ids.get(i)) else {
+        let Some(chunk_id) = label
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| ids.get(i))
+        else {
             // A citation that names no source: give it an id that matches no chunk.
             citations.push(Citation {
-                article_id: fathom_core::ArticleId::parse("unknown").unwrap_or_else(|_| unreachable!()),
+                article_id: fathom_core::ArticleId::parse("unknown")
+                    .unwrap_or_else(|_| unreachable!()),
                 title: String::new(),
                 url: None,
                 chunk_ids: vec![fathom_core::ChunkId(uuid_nil())],
             });
             continue;
         };
-        let Some(hit) = hits.iter().find(|h| &h.chunk.id.to_string() == chunk_id) else { continue };
-        match citations.iter_mut().find(|c| c.article_id == hit.chunk.article_id) {
+        let Some(hit) = hits.iter().find(|h| &h.chunk.id.to_string() == chunk_id) else {
+            continue;
+        };
+        match citations
+            .iter_mut()
+            .find(|c| c.article_id == hit.chunk.article_id)
+        {
             Some(existing) => {
                 if !existing.chunk_ids.contains(&hit.chunk.id) {
                     existing.chunk_ids.push(hit.chunk.id);
@@ -236,18 +293,26 @@ impl AnswerFieldStreamer {
         }
         self.buffer.push_str(delta);
         if self.start.is_none() {
-            let Some(key) = self.buffer.find("\"answer\"") else { return String::new() };
+            let Some(key) = self.buffer.find("\"answer\"") else {
+                return String::new();
+            };
             let after_key = &self.buffer[key + 8..];
-            let Some(colon) = after_key.find(':') else { return String::new() };
+            let Some(colon) = after_key.find(':') else {
+                return String::new();
+            };
             let after_colon = &after_key[colon + 1..];
-            let Some(quote) = after_colon.find('"') else { return String::new() };
+            let Some(quote) = after_colon.find('"') else {
+                return String::new();
+            };
             if !after_colon[..quote].trim().is_empty() {
                 self.done = true;
                 return String::new();
             }
             self.start = Some(key + 8 + colon + 1 + quote + 1);
         }
-        let Some(start) = self.start else { return String::new() };
+        let Some(start) = self.start else {
+            return String::new();
+        };
         let raw = &self.buffer[start..];
         let mut out = String::new();
         let mut chars = raw.char_indices().peekable();
@@ -296,7 +361,11 @@ pub struct LlmGenerator {
 
 impl LlmGenerator {
     pub fn new(chat: OpenAiChat, prompts: Prompts, judge_with_llm: bool) -> Self {
-        Self { chat, prompts, judge_with_llm }
+        Self {
+            chat,
+            prompts,
+            judge_with_llm,
+        }
     }
 }
 
@@ -307,20 +376,44 @@ struct JudgeReply {
 
 #[async_trait]
 impl Generator for LlmGenerator {
-    async fn rewrite_query(&self, history: &[Turn], message: &str) -> Result<(String, TokenUsage), LlmError> {
+    async fn rewrite_query(
+        &self,
+        history: &[Turn],
+        message: &str,
+    ) -> Result<(String, TokenUsage), LlmError> {
         let mut conversation = String::new();
         for turn in history.iter().rev().take(6).rev() {
-            let who = if turn.role == Role::Customer { "customer" } else { "agent" };
+            let who = if turn.role == Role::Customer {
+                "customer"
+            } else {
+                "agent"
+            };
             conversation.push_str(&format!("{who}: {}\n", turn.text.trim()));
         }
         conversation.push_str(&format!("customer: {}\n", message.trim()));
         let output = self
             .chat
-            .complete(&[ChatMessage::system(self.prompts.rewrite.trim()), ChatMessage::user(conversation)], false, None)
+            .complete(
+                &[
+                    ChatMessage::system(self.prompts.rewrite.trim()),
+                    ChatMessage::user(conversation),
+                ],
+                false,
+                None,
+            )
             .await?;
-        let query = output.content.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().trim_matches('"').to_string();
+        let query = output
+            .content
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"')
+            .to_string();
         if query.is_empty() || query.len() > 500 {
-            return Err(LlmError::BadReply("empty or overlong rewritten query".into()));
+            return Err(LlmError::BadReply(
+                "empty or overlong rewritten query".into(),
+            ));
         }
         Ok((query, output.usage))
     }
@@ -333,7 +426,10 @@ impl Generator for LlmGenerator {
         tokens: Option<mpsc::Sender<AnswerEvent>>,
     ) -> Result<Generated, LlmError> {
         let (prompt, ids) = render_answer_prompt(history, message, hits);
-        let messages = [ChatMessage::system(self.prompts.answer_system()), ChatMessage::user(prompt)];
+        let messages = [
+            ChatMessage::system(self.prompts.answer_system()),
+            ChatMessage::user(prompt),
+        ];
         let output = match tokens {
             Some(sender) => {
                 let mut streamer = AnswerFieldStreamer::default();
@@ -343,26 +439,48 @@ impl Generator for LlmGenerator {
                         let _ = sender.try_send(AnswerEvent::Token { text });
                     }
                 };
-                self.chat.complete(&messages, true, Some(&mut forward)).await?
+                self.chat
+                    .complete(&messages, true, Some(&mut forward))
+                    .await?
             }
             None => self.chat.complete(&messages, true, None).await?,
         };
         let (decision, answer, citations) = parse_answer_reply(&output.content, &ids, hits)?;
-        Ok(Generated { decision, answer, citations, usage: output.usage })
+        Ok(Generated {
+            decision,
+            answer,
+            citations,
+            usage: output.usage,
+        })
     }
 
-    async fn judge_support(&self, answer: &str, sources: &str) -> Option<Result<(bool, TokenUsage), LlmError>> {
+    async fn judge_support(
+        &self,
+        answer: &str,
+        sources: &str,
+    ) -> Option<Result<(bool, TokenUsage), LlmError>> {
         if !self.judge_with_llm {
             return None;
         }
         let user = format!("<sources>\n{sources}\n</sources>\n\n<answer>\n{answer}\n</answer>");
         let result = self
             .chat
-            .complete(&[ChatMessage::system(self.prompts.judge.trim()), ChatMessage::user(user)], true, None)
+            .complete(
+                &[
+                    ChatMessage::system(self.prompts.judge.trim()),
+                    ChatMessage::user(user),
+                ],
+                true,
+                None,
+            )
             .await
             .and_then(|output| {
                 let content = output.content;
-                let json = content.find('{').zip(content.rfind('}')).map(|(s, e)| &content[s..=e]).unwrap_or("");
+                let json = content
+                    .find('{')
+                    .zip(content.rfind('}'))
+                    .map(|(s, e)| &content[s..=e])
+                    .unwrap_or("");
                 serde_json::from_str::<JudgeReply>(json)
                     .map(|r| (r.supported, output.usage))
                     .map_err(|e| LlmError::BadReply(format!("judge reply is not JSON ({e})")))
@@ -385,7 +503,10 @@ mod tests {
             let mut streamer = AnswerFieldStreamer::default();
             let mut out = streamer.push(&json[..split]);
             out.push_str(&streamer.push(&json[split..]));
-            assert_eq!(out, "Go to \"Settings\".\nThen Billing.", "split at {split}");
+            assert_eq!(
+                out, "Go to \"Settings\".\nThen Billing.",
+                "split at {split}"
+            );
         }
     }
 }

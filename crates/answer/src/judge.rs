@@ -58,7 +58,11 @@ pub fn judge(config: &JudgeConfig, message: &str, query: &str, hits: &[SearchHit
     let query_terms: HashSet<String> = term_set(query);
     // The message's own words matter most; fall back to the query's when the message has none
     // ("and that one?").
-    let asked = if message_terms.is_empty() { &query_terms } else { &message_terms };
+    let asked = if message_terms.is_empty() {
+        &query_terms
+    } else {
+        &message_terms
+    };
     let mut best = (0usize, f32::MIN, None, 0.0f32);
     for (index, hit) in hits.iter().take(5).enumerate() {
         let chunk_terms = term_set(&hit.chunk.text_for_embedding());

@@ -22,7 +22,18 @@ pub fn term_set(text: &str) -> HashSet<String> {
 /// A deliberately small stemmer: strips common English inflections.
 pub fn stem(word: &str) -> String {
     let w = word;
-    for (suffix, min_len) in [("ations", 4), ("ation", 4), ("ings", 4), ("ing", 4), ("ies", 3), ("ied", 3), ("ed", 4), ("es", 4), ("s", 3), ("ly", 4)] {
+    for (suffix, min_len) in [
+        ("ations", 4),
+        ("ation", 4),
+        ("ings", 4),
+        ("ing", 4),
+        ("ies", 3),
+        ("ied", 3),
+        ("ed", 4),
+        ("es", 4),
+        ("s", 3),
+        ("ly", 4),
+    ] {
         if let Some(stripped) = w.strip_suffix(suffix) {
             if stripped.chars().count() >= min_len {
                 return match suffix {
@@ -40,7 +51,10 @@ pub fn coverage(query_terms: &HashSet<String>, text_terms: &HashSet<String>) -> 
     if query_terms.is_empty() {
         return 0.0;
     }
-    let found = query_terms.iter().filter(|t| text_terms.contains(*t)).count();
+    let found = query_terms
+        .iter()
+        .filter(|t| text_terms.contains(*t))
+        .count();
     found as f32 / query_terms.len() as f32
 }
 
@@ -89,6 +103,14 @@ mod tests {
     #[test]
     fn sentences_split_on_terminal_punctuation_and_lines() {
         let s = sentences("Open Settings. Click Billing!\n1. Choose a plan\nVersion 2.5 is out.");
-        assert_eq!(s, vec!["Open Settings.", "Click Billing!", "1. Choose a plan", "Version 2.5 is out."]);
+        assert_eq!(
+            s,
+            vec![
+                "Open Settings.",
+                "Click Billing!",
+                "1. Choose a plan",
+                "Version 2.5 is out."
+            ]
+        );
     }
 }

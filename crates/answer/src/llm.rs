@@ -76,13 +76,22 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn system(content: impl Into<String>) -> Self {
-        Self { role: ChatRole::System, content: content.into() }
+        Self {
+            role: ChatRole::System,
+            content: content.into(),
+        }
     }
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: ChatRole::User, content: content.into() }
+        Self {
+            role: ChatRole::User,
+            content: content.into(),
+        }
     }
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: ChatRole::Assistant, content: content.into() }
+        Self {
+            role: ChatRole::Assistant,
+            content: content.into(),
+        }
     }
 }
 
@@ -110,7 +119,8 @@ impl std::fmt::Debug for OpenAiChat {
 impl OpenAiChat {
     pub fn new(config: LlmConfig) -> Result<Self, LlmError> {
         let base = config.base_url.trim_end_matches('/');
-        if !(base.starts_with("http://") || base.starts_with("https://")) || !base.ends_with("/v1") {
+        if !(base.starts_with("http://") || base.starts_with("https://")) || !base.ends_with("/v1")
+        {
             return Err(LlmError::Config(format!(
                 "base URL {:?} must be an http(s) URL ending in /v1, e.g. http://127.0.0.1:8080/v1",
                 config.base_url
@@ -135,13 +145,24 @@ impl OpenAiChat {
         &self.config
     }
 
-    fn request(&self, messages: &[ChatMessage], json: bool, stream: bool) -> CreateChatCompletionRequest {
+    fn request(
+        &self,
+        messages: &[ChatMessage],
+        json: bool,
+        stream: bool,
+    ) -> CreateChatCompletionRequest {
         let messages = messages
             .iter()
             .map(|m| match m.role {
-                ChatRole::System => ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(m.content.as_str())),
-                ChatRole::User => ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(m.content.as_str())),
-                ChatRole::Assistant => ChatCompletionRequestMessage::Assistant(ChatCompletionRequestAssistantMessage::from(m.content.as_str())),
+                ChatRole::System => ChatCompletionRequestMessage::System(
+                    ChatCompletionRequestSystemMessage::from(m.content.as_str()),
+                ),
+                ChatRole::User => ChatCompletionRequestMessage::User(
+                    ChatCompletionRequestUserMessage::from(m.content.as_str()),
+                ),
+                ChatRole::Assistant => ChatCompletionRequestMessage::Assistant(
+                    ChatCompletionRequestAssistantMessage::from(m.content.as_str()),
+                ),
             })
             .collect();
         CreateChatCompletionRequest {
@@ -201,10 +222,12 @@ impl OpenAiChat {
                     .create(self.request(messages, json, false))
                     .await
                     .map_err(unavailable)?;
-                let usage = response.usage.map_or_else(TokenUsage::default, |u| TokenUsage {
-                    prompt_tokens: u.prompt_tokens,
-                    completion_tokens: u.completion_tokens,
-                });
+                let usage = response
+                    .usage
+                    .map_or_else(TokenUsage::default, |u| TokenUsage {
+                        prompt_tokens: u.prompt_tokens,
+                        completion_tokens: u.completion_tokens,
+                    });
                 let content = response
                     .choices
                     .into_iter()

@@ -42,13 +42,20 @@ mod tests {
     #[test]
     fn a_sentence_made_of_the_sources_words_is_supported() {
         let source = "Annual plans can be refunded on a prorated basis within 30 days of purchase.";
-        assert!(unsupported_sentences("Annual plans are refunded prorated within 30 days.", source).is_empty());
+        assert!(unsupported_sentences(
+            "Annual plans are refunded prorated within 30 days.",
+            source
+        )
+        .is_empty());
     }
 
     #[test]
     fn an_invented_claim_is_flagged() {
         let source = "Annual plans can be refunded on a prorated basis within 30 days of purchase.";
-        let flagged = unsupported_sentences("You will get a full refund plus a free month of Enterprise credits.", source);
+        let flagged = unsupported_sentences(
+            "You will get a full refund plus a free month of Enterprise credits.",
+            source,
+        );
         assert_eq!(flagged.len(), 1);
     }
 }

@@ -51,7 +51,7 @@ async fn fixture() -> Fixture {
     }
     let store: Arc<dyn VectorStore> =
         Arc::new(EdgeStore::open(&dir.path().join("qdrant"), EdgeStoreConfig::default()).unwrap());
-    let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::english().unwrap());
+    let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::english());
     let workspace = WorkspaceId::parse("acme").unwrap();
     let backends = SyncBackends {
         store: store.clone(),

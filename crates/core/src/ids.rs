@@ -19,7 +19,8 @@ pub struct WorkspaceId(String);
 
 impl WorkspaceId {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+        let valid_char =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
         if raw.is_empty() || raw.len() > 64 || !raw.chars().all(valid_char) {
             return Err(IdError::InvalidWorkspace(raw.to_string()));
         }
@@ -109,7 +110,10 @@ mod tests {
     fn workspace_ids_accept_slugs_and_reject_everything_else() {
         assert!(WorkspaceId::parse("acme-support_2").is_ok());
         for bad in ["", "Acme", "a b", "../etc", &"x".repeat(65), "é"] {
-            assert!(WorkspaceId::parse(bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                WorkspaceId::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 

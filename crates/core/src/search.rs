@@ -31,7 +31,9 @@ impl std::str::FromStr for RetrievalMode {
             "hybrid" => Ok(Self::Hybrid),
             "dense" => Ok(Self::Dense),
             "bm25" => Ok(Self::Bm25),
-            other => Err(format!("unknown retrieval mode {other:?}: use hybrid, dense or bm25")),
+            other => Err(format!(
+                "unknown retrieval mode {other:?}: use hybrid, dense or bm25"
+            )),
         }
     }
 }
@@ -71,7 +73,10 @@ pub enum StoreError {
     #[error("vector store at {path} could not be opened: {reason}")]
     Open { path: String, reason: String },
     #[error("vector store operation {operation} failed: {reason}")]
-    Operation { operation: &'static str, reason: String },
+    Operation {
+        operation: &'static str,
+        reason: String,
+    },
     #[error("vector store is configured for {expected}-dimensional dense vectors, got {actual}")]
     DimensionMismatch { expected: usize, actual: usize },
 }

@@ -42,7 +42,9 @@ fn model_dir() -> PathBuf {
 }
 
 fn env_override(name: &str) -> Option<usize> {
-    std::env::var(name).ok().and_then(|value| value.parse().ok())
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
 }
 
 /// `CHUNK_COUNT` different chunks: the article's words rotated, so no two texts are equal.
@@ -51,7 +53,12 @@ fn chunks() -> Vec<String> {
     (0..CHUNK_COUNT)
         .map(|i| {
             let start = (i * 13) % words.len();
-            words[start..].iter().chain(&words[..start]).copied().collect::<Vec<_>>().join(" ")
+            words[start..]
+                .iter()
+                .chain(&words[..start])
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ")
         })
         .collect()
 }
@@ -71,7 +78,9 @@ fn local_minilm(c: &mut Criterion) {
     let chunks = chunks();
 
     let mut group = c.benchmark_group("minilm");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
 
     group.throughput(Throughput::Elements(1));
     group.bench_function("query", |b| {

@@ -95,7 +95,10 @@ mod tests {
         let document = bm25.embed_document("Refunds are issued within 14 days of the request.");
         let query = bm25.embed_query("how are refunds issued");
 
-        assert!(query.indices.iter().all(|index| document.indices.contains(index)));
+        assert!(query
+            .indices
+            .iter()
+            .all(|index| document.indices.contains(index)));
         assert!(document.values.iter().all(|&value| value > 0.0));
     }
 
@@ -103,7 +106,8 @@ mod tests {
     fn indices_are_sorted_and_unique_with_one_value_each() {
         let bm25 = Bm25Embedder::english();
 
-        let vector = bm25.embed_document("billing billing invoices refunds refunds refunds account");
+        let vector =
+            bm25.embed_document("billing billing invoices refunds refunds refunds account");
 
         assert!(vector.indices.windows(2).all(|pair| pair[0] < pair[1]));
         assert_eq!(vector.indices.len(), vector.values.len());

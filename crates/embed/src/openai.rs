@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use async_openai::config::OpenAIConfig as ClientConfig;
 use async_openai::error::OpenAIError;
-use async_openai::types::embeddings::{CreateEmbeddingRequest, CreateEmbeddingResponse, EmbeddingInput};
+use async_openai::types::embeddings::{
+    CreateEmbeddingRequest, CreateEmbeddingResponse, EmbeddingInput,
+};
 use async_openai::Client;
 use async_trait::async_trait;
 use fathom_core::{EmbedError, Embedder};
@@ -117,7 +119,8 @@ impl OpenAiEmbedder {
         // async-openai panics on keys that are not valid header text, so refuse them here.
         if api_key.chars().any(|c| !c.is_ascii_graphic()) {
             return Err(config_error(
-                "api key must be printable ASCII without spaces (check for a trailing newline)".into(),
+                "api key must be printable ASCII without spaces (check for a trailing newline)"
+                    .into(),
             ));
         }
 
@@ -172,7 +175,10 @@ impl OpenAiEmbedder {
         let response = tokio::time::timeout(self.timeout, self.client.embeddings().create(request))
             .await
             .map_err(|_| {
-                self.remote_error(format!("no answer within {:.1} s", self.timeout.as_secs_f64()))
+                self.remote_error(format!(
+                    "no answer within {:.1} s",
+                    self.timeout.as_secs_f64()
+                ))
             })?
             .map_err(|error| self.remote_error(describe_openai_error(&error)))?;
         let vectors = self.vectors_in_input_order(response, text_count, expected_dimension)?;
@@ -204,12 +210,16 @@ impl OpenAiEmbedder {
         for item in response.data {
             let index = item.index as usize;
             let slot = slots.get_mut(index).ok_or_else(|| {
-                self.remote_error(format!("embedding index {index} is out of range for {text_count} texts"))
+                self.remote_error(format!(
+                    "embedding index {index} is out of range for {text_count} texts"
+                ))
             })?;
             if slot.is_some() {
                 return Err(self.remote_error(format!("embedding index {index} appears twice")));
             }
-            if let Some(expected) = expected_dimension.filter(|&expected| expected != item.embedding.len()) {
+            if let Some(expected) =
+                expected_dimension.filter(|&expected| expected != item.embedding.len())
+            {
                 return Err(self.remote_error(format!(
                     "embedding {index} has {} dimensions, expected {expected}",
                     item.embedding.len()
@@ -222,7 +232,10 @@ impl OpenAiEmbedder {
     }
 
     fn remote_error(&self, reason: String) -> EmbedError {
-        EmbedError::Remote(format!("POST {} (model {}): {reason}", self.endpoint, self.model))
+        EmbedError::Remote(format!(
+            "POST {} (model {}): {reason}",
+            self.endpoint, self.model
+        ))
     }
 }
 
@@ -239,7 +252,10 @@ impl Embedder for OpenAiEmbedder {
     async fn embed_documents(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
         let mut vectors = Vec::with_capacity(texts.len());
         for batch in texts.chunks(self.batch_size) {
-            vectors.extend(self.request_batch(batch.to_vec(), Some(self.dimension)).await?);
+            vectors.extend(
+                self.request_batch(batch.to_vec(), Some(self.dimension))
+                    .await?,
+            );
         }
         Ok(vectors)
     }
@@ -259,7 +275,10 @@ fn validate_base_url(base_url: &str) -> Result<String, EmbedError> {
     let trimmed = base_url.trim().trim_end_matches('/');
     let invalid = |reason: &str| EmbedError::Load {
         path: base_url.to_owned(),
-        reason: format!("{reason}, e.g. {} or http://localhost:11434/v1", OpenAiConfig::OPENAI_BASE_URL),
+        reason: format!(
+            "{reason}, e.g. {} or http://localhost:11434/v1",
+            OpenAiConfig::OPENAI_BASE_URL
+        ),
     };
     let Some(rest) = trimmed
         .strip_prefix("https://")
@@ -271,7 +290,9 @@ fn validate_base_url(base_url: &str) -> Result<String, EmbedError> {
         return Err(invalid("the base URL has no host"));
     }
     if !trimmed.ends_with("/v1") {
-        return Err(invalid("the base URL must end in /v1 (the client appends /embeddings)"));
+        return Err(invalid(
+            "the base URL must end in /v1 (the client appends /embeddings)",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -280,12 +301,19 @@ fn describe_openai_error(error: &OpenAIError) -> String {
     match error {
         OpenAIError::ApiError(api_error) => {
             let message = api_error.api_error.message.trim();
-            let message = if message.is_empty() { "(empty body)" } else { message };
+            let message = if message.is_empty() {
+                "(empty body)"
+            } else {
+                message
+            };
             format!("server answered {}: {message}", api_error.status_code)
         }
         OpenAIError::Reqwest(reqwest_error) => format!("request failed: {reqwest_error}"),
         OpenAIError::JSONDeserialize(parse_error, body) => {
-            format!("answer is not an embeddings response ({parse_error}): {}", truncate_for_log(body))
+            format!(
+                "answer is not an embeddings response ({parse_error}): {}",
+                truncate_for_log(body)
+            )
         }
         other => other.to_string(),
     }
@@ -307,11 +335,15 @@ mod tests {
     #[test]
     fn base_url_ending_in_v1_is_accepted_and_loses_its_trailing_slash() {
         assert_eq!(
-            validate_base_url("http://localhost:11434/v1/").ok().as_deref(),
+            validate_base_url("http://localhost:11434/v1/")
+                .ok()
+                .as_deref(),
             Some("http://localhost:11434/v1")
         );
         assert_eq!(
-            validate_base_url("https://api.openai.com/v1").ok().as_deref(),
+            validate_base_url("https://api.openai.com/v1")
+                .ok()
+                .as_deref(),
             Some("https://api.openai.com/v1")
         );
     }

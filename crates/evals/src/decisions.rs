@@ -48,7 +48,13 @@ pub struct Rate {
 impl Rate {
     pub fn wilson(successes: usize, total: usize) -> Self {
         if total == 0 {
-            return Self { value: 0.0, low: 0.0, high: 0.0, successes, total };
+            return Self {
+                value: 0.0,
+                low: 0.0,
+                high: 0.0,
+                successes,
+                total,
+            };
         }
         let n = total as f64;
         let p = successes as f64 / n;
@@ -141,14 +147,19 @@ pub async fn run_cases(
 }
 
 fn row(case: &Case, decision: Decision, latency_ms: f64) -> CaseRow {
-    let cited: Vec<String> = decision.citations.iter().map(|c| c.article_id.to_string()).collect();
+    let cited: Vec<String> = decision
+        .citations
+        .iter()
+        .map(|c| c.article_id.to_string())
+        .collect();
     let mut retrieved: Vec<String> = Vec::new();
     for e in &decision.evidence {
         if !retrieved.contains(&e.article_id) {
             retrieved.push(e.article_id.clone());
         }
     }
-    let resolved = decision.decision == DecisionKind::Answer && cited.iter().any(|c| case.gold_article_ids.contains(c));
+    let resolved = decision.decision == DecisionKind::Answer
+        && cited.iter().any(|c| case.gold_article_ids.contains(c));
     CaseRow {
         id: case.id.clone(),
         question: case.question.clone(),
@@ -189,7 +200,10 @@ fn answered_at(row: &CaseRow, threshold: f32) -> (bool, bool) {
         return (false, false);
     }
     let answers = row.confidence >= threshold && row.top_article.is_some();
-    let gold = row.top_article.as_ref().is_some_and(|a| row.gold.contains(a));
+    let gold = row
+        .top_article
+        .as_ref()
+        .is_some_and(|a| row.gold.contains(a));
     (answers, answers && gold)
 }
 
@@ -197,34 +211,63 @@ pub fn summarise(set: &str, mode: &str, threshold: f32, rows: Vec<CaseRow>) -> R
     let of = |e: Expected| rows.iter().filter(move |r| r.expected == e);
     let answer_cases = of(Expected::Answer).count();
     let handoff_cases = of(Expected::Handoff).count();
-    let resolution = Rate::wilson(of(Expected::Answer).filter(|r| r.resolved).count(), answer_cases);
+    let resolution = Rate::wilson(
+        of(Expected::Answer).filter(|r| r.resolved).count(),
+        answer_cases,
+    );
     let false_resolution = Rate::wilson(
-        of(Expected::Handoff).filter(|r| r.decision == DecisionKind::Answer).count(),
+        of(Expected::Handoff)
+            .filter(|r| r.decision == DecisionKind::Answer)
+            .count(),
         handoff_cases,
     );
     let clarify = Rate::wilson(
-        of(Expected::Clarify).filter(|r| r.decision == DecisionKind::Clarify).count(),
+        of(Expected::Clarify)
+            .filter(|r| r.decision == DecisionKind::Clarify)
+            .count(),
         of(Expected::Clarify).count(),
     );
     let partial = Rate::wilson(
-        of(Expected::Partial).filter(|r| r.decision == DecisionKind::Answer).count(),
+        of(Expected::Partial)
+            .filter(|r| r.decision == DecisionKind::Answer)
+            .count(),
         of(Expected::Partial).count(),
     );
     let handed_off = rows.iter().filter(|r| r.decision == DecisionKind::Handoff);
     let precision = Rate::wilson(
-        handed_off.clone().filter(|r| r.expected == Expected::Handoff).count(),
+        handed_off
+            .clone()
+            .filter(|r| r.expected == Expected::Handoff)
+            .count(),
         handed_off.count(),
     );
     let recall = Rate::wilson(
-        of(Expected::Handoff).filter(|r| r.decision == DecisionKind::Handoff).count(),
+        of(Expected::Handoff)
+            .filter(|r| r.decision == DecisionKind::Handoff)
+            .count(),
         handoff_cases,
     );
 
     let with_gold: Vec<&CaseRow> = rows.iter().filter(|r| !r.gold.is_empty()).collect();
-    let rank = |r: &CaseRow| r.retrieved.iter().position(|a| r.gold.contains(a)).map(|p| p + 1);
+    let rank = |r: &CaseRow| {
+        r.retrieved
+            .iter()
+            .position(|a| r.gold.contains(a))
+            .map(|p| p + 1)
+    };
     let n = with_gold.len().max(1) as f64;
-    let hit_at = |k: usize| with_gold.iter().filter(|r| rank(r).is_some_and(|p| p <= k)).count() as f64 / n;
-    let mrr = with_gold.iter().map(|r| rank(r).map_or(0.0, |p| 1.0 / p as f64)).sum::<f64>() / n;
+    let hit_at = |k: usize| {
+        with_gold
+            .iter()
+            .filter(|r| rank(r).is_some_and(|p| p <= k))
+            .count() as f64
+            / n
+    };
+    let mrr = with_gold
+        .iter()
+        .map(|r| rank(r).map_or(0.0, |p| 1.0 / p as f64))
+        .sum::<f64>()
+        / n;
 
     let mut latencies: Vec<f64> = rows.iter().map(|r| r.latency_ms).collect();
     latencies.sort_by(f64::total_cmp);
@@ -236,7 +279,9 @@ pub fn summarise(set: &str, mode: &str, threshold: f32, rows: Vec<CaseRow>) -> R
         .map(|i| {
             let t = i as f32 * 0.025;
             let resolved = of(Expected::Answer).filter(|r| answered_at(r, t).1).count();
-            let false_resolved = of(Expected::Handoff).filter(|r| answered_at(r, t).0).count();
+            let false_resolved = of(Expected::Handoff)
+                .filter(|r| answered_at(r, t).0)
+                .count();
             CurvePoint {
                 threshold: t,
                 resolution: resolved as f64 / answer_cases.max(1) as f64,

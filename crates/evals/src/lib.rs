@@ -5,5 +5,5 @@ pub mod decisions;
 pub mod retrieval;
 pub mod set;
 
-pub use retrieval::{evaluate_retrieval, RetrievalMetrics, RetrievalCaseResult};
+pub use retrieval::{evaluate_retrieval, RetrievalCaseResult, RetrievalMetrics};
 pub use set::{Case, EvalSet, Expected, SetError};

@@ -89,7 +89,13 @@ fn summarise(
     per_case: Vec<RetrievalCaseResult>,
 ) -> RetrievalMetrics {
     let n = per_case.len().max(1) as f64;
-    let hits_within = |k: usize| per_case.iter().filter(|c| c.rank.is_some_and(|r| r <= k)).count() as f64 / n;
+    let hits_within = |k: usize| {
+        per_case
+            .iter()
+            .filter(|c| c.rank.is_some_and(|r| r <= k))
+            .count() as f64
+            / n
+    };
     let mrr = per_case
         .iter()
         .map(|c| c.rank.map_or(0.0, |r| 1.0 / r as f64))

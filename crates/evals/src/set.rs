@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum SetError {
     #[error("eval set {path} has no {missing}")]
-    Missing { path: PathBuf, missing: &'static str },
+    Missing {
+        path: PathBuf,
+        missing: &'static str,
+    },
     #[error("{path}: cannot read: {source}")]
     Read {
         path: PathBuf,

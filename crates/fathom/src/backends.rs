@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use fathom_answer::{AnswerConfig, AnswerEngine, Generator, LlmConfig, LlmGenerator, OpenAiChat, Prompts};
+use fathom_answer::{
+    AnswerConfig, AnswerEngine, Generator, LlmConfig, LlmGenerator, OpenAiChat, Prompts,
+};
 use fathom_core::{EmbedError, Embedder, SparseEmbedder, VectorStore, WorkspaceId};
 use fathom_embed::{Bm25Embedder, MiniLmConfig, MiniLmEmbedder, OpenAiConfig, OpenAiEmbedder};
 use fathom_ingest::chunk::ChunkerConfig;
@@ -33,7 +35,9 @@ impl Backends {
             &store_dir,
             EdgeStoreConfig {
                 dense_dimension: dimension,
-                ..Default::default()
+                rrf_k: settings.fusion_rrf_k,
+                dense_weight: settings.fusion_dense_weight,
+                bm25_weight: 1.0,
             },
         )
         .with_context(|| {
@@ -72,7 +76,10 @@ impl Backends {
     pub fn answer_engine(&self, settings: &Settings) -> anyhow::Result<AnswerEngine> {
         let mut config = AnswerConfig::default();
         if let Some(min) = settings.min_confidence {
-            anyhow::ensure!((0.0..=1.0).contains(&min), "--min-confidence must be within 0..1, got {min}");
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&min),
+                "--min-confidence must be within 0..1, got {min}"
+            );
             config.judge.min_confidence = min;
         }
         let generator = match &settings.llm_base_url {
@@ -83,9 +90,13 @@ impl Backends {
                 llm.timeout = std::time::Duration::from_secs(settings.llm_timeout_secs);
                 llm.json_mode = settings.llm_json_mode;
                 let chat = OpenAiChat::new(llm)?;
-                let prompts = Prompts::load(&settings.prompts_dir)
-                    .with_context(|| format!("loading prompts from {}", settings.prompts_dir.display()))?;
-                Some(Arc::new(LlmGenerator::new(chat, prompts, settings.llm_judge)) as Arc<dyn Generator>)
+                let prompts = Prompts::load(&settings.prompts_dir).with_context(|| {
+                    format!("loading prompts from {}", settings.prompts_dir.display())
+                })?;
+                Some(
+                    Arc::new(LlmGenerator::new(chat, prompts, settings.llm_judge))
+                        as Arc<dyn Generator>,
+                )
             }
         };
         Ok(AnswerEngine::new(self.retriever(), config, generator))
@@ -111,9 +122,13 @@ async fn dense_embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Em
             }
             let (model_id, dimension) = probe_model_dir(&settings.model_dir)
                 .with_context(|| model_hint(&settings.model_dir))?;
-            Ok(Some(Arc::new(LazyEmbedder::new(model_id, dimension, move || {
-                MiniLmEmbedder::load(config.clone()).map(|e| Arc::new(e) as Arc<dyn Embedder>)
-            }))))
+            Ok(Some(Arc::new(LazyEmbedder::new(
+                model_id,
+                dimension,
+                move || {
+                    MiniLmEmbedder::load(config.clone()).map(|e| Arc::new(e) as Arc<dyn Embedder>)
+                },
+            ))))
         }
         EmbedderKind::Openai => {
             let base_url = settings
@@ -136,7 +151,11 @@ async fn dense_embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Em
 /// until something is embedded). Same id as `MiniLmEmbedder::load` gives.
 fn probe_model_dir(dir: &Path) -> anyhow::Result<(String, usize)> {
     for file in ["model.safetensors", "tokenizer.json", "config.json"] {
-        anyhow::ensure!(dir.join(file).is_file(), "{} is missing", dir.join(file).display());
+        anyhow::ensure!(
+            dir.join(file).is_file(),
+            "{} is missing",
+            dir.join(file).display()
+        );
     }
     let config_path = dir.join("config.json");
     let config: serde_json::Value = serde_json::from_slice(&std::fs::read(&config_path)?)
@@ -144,9 +163,10 @@ fn probe_model_dir(dir: &Path) -> anyhow::Result<(String, usize)> {
     let dimension = config["hidden_size"]
         .as_u64()
         .with_context(|| format!("{} has no hidden_size", config_path.display()))?;
-    let name = dir
-        .file_name()
-        .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = dir.file_name().map_or_else(
+        || dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     Ok((format!("minilm:{name}"), dimension as usize))
 }
 

@@ -41,7 +41,10 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     settings::init_tracing(&cli.settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -26,7 +26,12 @@ pub struct Settings {
     pub embedder: EmbedderKind,
 
     /// Folder holding model.safetensors, tokenizer.json and config.json (see scripts/fetch-model.sh).
-    #[arg(long, global = true, env = "FATHOM_MODEL_DIR", default_value = "models/all-minilm-l6-v2")]
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_MODEL_DIR",
+        default_value = "models/all-minilm-l6-v2"
+    )]
     pub model_dir: PathBuf,
 
     /// Threads for local embedding (default: all cores).
@@ -38,7 +43,12 @@ pub struct Settings {
     pub embed_base_url: Option<String>,
 
     /// Embedding model name at that endpoint.
-    #[arg(long, global = true, env = "FATHOM_EMBED_MODEL", default_value = "text-embedding-3-small")]
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_EMBED_MODEL",
+        default_value = "text-embedding-3-small"
+    )]
     pub embed_model: String,
 
     /// Dimension of that model's vectors.
@@ -46,23 +56,56 @@ pub struct Settings {
     pub embed_dimension: Option<usize>,
 
     /// API key for that endpoint (never logged).
-    #[arg(long, global = true, env = "FATHOM_EMBED_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_EMBED_API_KEY",
+        hide_env_values = true
+    )]
     pub embed_api_key: Option<String>,
+
+    /// Hybrid fusion: RRF weight of the dense half (BM25's is 1).
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_FUSION_DENSE_WEIGHT",
+        default_value_t = 1.0
+    )]
+    pub fusion_dense_weight: f32,
+
+    /// Hybrid fusion: the RRF constant k.
+    #[arg(long, global = true, env = "FATHOM_FUSION_RRF_K", default_value_t = 60)]
+    pub fusion_rrf_k: usize,
 
     /// OpenAI-compatible chat endpoint, ending in /v1. Unset: extractive answers, no LLM.
     #[arg(long, global = true, env = "FATHOM_LLM_BASE_URL")]
     pub llm_base_url: Option<String>,
 
     /// Chat model name at that endpoint.
-    #[arg(long, global = true, env = "FATHOM_LLM_MODEL", default_value = "gpt-4o-mini")]
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_LLM_MODEL",
+        default_value = "gpt-4o-mini"
+    )]
     pub llm_model: String,
 
     /// API key for the chat endpoint (never logged).
-    #[arg(long, global = true, env = "FATHOM_LLM_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_LLM_API_KEY",
+        hide_env_values = true
+    )]
     pub llm_api_key: Option<String>,
 
     /// Seconds before a model call (retries included) gives up and the engine falls back.
-    #[arg(long, global = true, env = "FATHOM_LLM_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_LLM_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
     pub llm_timeout_secs: u64,
 
     /// Judge answer support with the model too (otherwise a lexical check).
@@ -74,7 +117,12 @@ pub struct Settings {
     pub llm_json_mode: bool,
 
     /// Folder of prompt files overriding the built-in ones (persona, guidance, formats).
-    #[arg(long, global = true, env = "FATHOM_PROMPTS_DIR", default_value = "prompts")]
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_PROMPTS_DIR",
+        default_value = "prompts"
+    )]
     pub prompts_dir: PathBuf,
 
     /// Answer only at or above this confidence (0..1); see evals/README.md for the curve.
@@ -82,7 +130,12 @@ pub struct Settings {
     pub min_confidence: Option<f32>,
 
     /// Log filter, e.g. `info` or `fathom=debug` (logs go to stderr).
-    #[arg(long, global = true, env = "FATHOM_LOG", default_value = "warn,qdrant_edge=error")]
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_LOG",
+        default_value = "warn,qdrant_edge=error"
+    )]
     pub log: String,
 
     /// Log as JSON lines instead of text.

@@ -93,34 +93,66 @@ fn ingesting_the_sample_help_center_then_editing_and_deleting_converges_the_inde
     let data = tmp.path().join("data");
 
     // First sync: everything is added.
-    let first = run_json(fathom(&data, "minilm").arg("ingest").arg(&source).arg("--json"));
+    let first = run_json(
+        fathom(&data, "minilm")
+            .arg("ingest")
+            .arg(&source)
+            .arg("--json"),
+    );
     let added = first["added"].as_array().unwrap().len();
-    assert!(added >= 25, "the sample help center has 25+ articles, got {added}: {first}");
+    assert!(
+        added >= 25,
+        "the sample help center has 25+ articles, got {added}: {first}"
+    );
     assert_eq!(first["failed"].as_array().unwrap().len(), 0, "{first}");
     assert_eq!(first["unchanged"], 0);
 
     // A hybrid search finds the refund article.
-    let search = run_json(
-        fathom(&data, "minilm")
-            .args(["search", "can I get my money back on a yearly subscription?", "--json"]),
+    let search = run_json(fathom(&data, "minilm").args([
+        "search",
+        "can I get my money back on a yearly subscription?",
+        "--json",
+    ]));
+    let top: Vec<&str> = search["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(3)
+        .map(|h| h["article_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        top.iter().any(|id| id.contains("refund")),
+        "refund article in top 3: {search}"
     );
-    let top: Vec<&str> = search["hits"].as_array().unwrap().iter().take(3)
-        .map(|h| h["article_id"].as_str().unwrap()).collect();
-    assert!(top.iter().any(|id| id.contains("refund")), "refund article in top 3: {search}");
 
     // Edit one article, delete another.
-    let refunds = walk(&source).into_iter().find(|p| p.to_string_lossy().contains("refund")).unwrap();
+    let refunds = walk(&source)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("refund"))
+        .unwrap();
     let mut text = std::fs::read_to_string(&refunds).unwrap();
     text.push_str("\n\n## Refunds for gift cards\n\nGift cards bought with Zorblax credits are never refunded.\n");
     std::fs::write(&refunds, text).unwrap();
-    let victim = walk(&source).into_iter().find(|p| p.to_string_lossy().contains("slack")).unwrap();
+    let victim = walk(&source)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("slack"))
+        .unwrap();
     std::fs::remove_file(&victim).unwrap();
 
-    let second = run_json(fathom(&data, "minilm").arg("ingest").arg(&source).arg("--json"));
+    let second = run_json(
+        fathom(&data, "minilm")
+            .arg("ingest")
+            .arg(&source)
+            .arg("--json"),
+    );
     assert_eq!(second["added"].as_array().unwrap().len(), 0, "{second}");
     assert_eq!(second["updated"].as_array().unwrap().len(), 1, "{second}");
     assert_eq!(second["deleted"].as_array().unwrap().len(), 1, "{second}");
-    assert_eq!(second["unchanged"].as_u64().unwrap() as usize, added - 2, "{second}");
+    assert_eq!(
+        second["unchanged"].as_u64().unwrap() as usize,
+        added - 2,
+        "{second}"
+    );
     let deleted_id = second["deleted"][0].as_str().unwrap().to_string();
 
     // The store agrees with the manifest: deleted article gone, edit searchable.
@@ -130,11 +162,28 @@ fn ingesting_the_sample_help_center_then_editing_and_deleting_converges_the_inde
     let indexed = ids(&status["indexed_articles"]);
     assert_eq!(indexed.len(), added - 1);
     assert!(!indexed.contains(&deleted_id));
-    let search = run_json(fathom(&data, "minilm").args(["search", "Zorblax credits gift cards", "--json", "--mode", "bm25"]));
-    assert!(search["hits"][0]["text"].as_str().unwrap().contains("Zorblax"), "{search}");
+    let search = run_json(fathom(&data, "minilm").args([
+        "search",
+        "Zorblax credits gift cards",
+        "--json",
+        "--mode",
+        "bm25",
+    ]));
+    assert!(
+        search["hits"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Zorblax"),
+        "{search}"
+    );
 
     // A third run with nothing changed does no work.
-    let third = run_json(fathom(&data, "minilm").arg("ingest").arg(&source).arg("--json"));
+    let third = run_json(
+        fathom(&data, "minilm")
+            .arg("ingest")
+            .arg(&source)
+            .arg("--json"),
+    );
     assert_eq!(third["chunks_written"], 0, "{third}");
     assert_eq!(third["unchanged"].as_u64().unwrap() as usize, added - 1);
 }
@@ -152,9 +201,18 @@ fn broken_files_are_reported_with_path_and_reason_and_the_rest_is_ingested() {
     std::fs::write(source.join("binary.html"), b"\x00\x01\x02PNG\x00").unwrap();
     std::fs::write(source.join("broken.json"), "{\"articles\": [").unwrap();
     std::fs::write(source.join("huge.md"), "word ".repeat(4_200_000)).unwrap(); // ~20 MB
-    std::fs::write(source.join("dup.md"), "---\nid: good\ntitle: Same id\n---\n\nText.\n").unwrap();
+    std::fs::write(
+        source.join("dup.md"),
+        "---\nid: good\ntitle: Same id\n---\n\nText.\n",
+    )
+    .unwrap();
 
-    let report = run_json(fathom(tmp.path(), "none").arg("ingest").arg(&source).arg("--json"));
+    let report = run_json(
+        fathom(tmp.path(), "none")
+            .arg("ingest")
+            .arg(&source)
+            .arg("--json"),
+    );
     assert_eq!(ids(&report["added"]), vec!["good"], "{report}");
     let failed = report["failed"].as_array().unwrap();
     let reason_for = |file: &str| -> String {
@@ -173,11 +231,19 @@ fn broken_files_are_reported_with_path_and_reason_and_the_rest_is_ingested() {
     assert!(reason_for("broken.json").contains("json"));
     assert!(reason_for("huge.md").contains("limit"));
     let duplicate = reason_for("good.md");
-    assert!(duplicate.contains("dup.md") && duplicate.contains("good.md"), "{duplicate}");
+    assert!(
+        duplicate.contains("dup.md") && duplicate.contains("good.md"),
+        "{duplicate}"
+    );
     assert_eq!(failed.len(), 7, "{report}");
 
     // --strict turns failures into a non-zero exit, still ingesting the good file.
-    let output = fathom(tmp.path(), "none").arg("ingest").arg(&source).arg("--strict").output().unwrap();
+    let output = fathom(tmp.path(), "none")
+        .arg("ingest")
+        .arg(&source)
+        .arg("--strict")
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
 
@@ -187,11 +253,25 @@ fn a_broken_edit_keeps_the_previous_version_searchable() {
     let source = tmp.path().join("src");
     std::fs::create_dir_all(&source).unwrap();
     let path = source.join("a.md");
-    std::fs::write(&path, "---\nid: a\ntitle: Quokka care\n---\n\nQuokkas need shade.\n").unwrap();
-    run_json(fathom(tmp.path(), "none").arg("ingest").arg(&source).arg("--json"));
+    std::fs::write(
+        &path,
+        "---\nid: a\ntitle: Quokka care\n---\n\nQuokkas need shade.\n",
+    )
+    .unwrap();
+    run_json(
+        fathom(tmp.path(), "none")
+            .arg("ingest")
+            .arg(&source)
+            .arg("--json"),
+    );
 
     std::fs::write(&path, b"---\nid: a\ntitle: Quokka\xff care\n---\n").unwrap();
-    let report = run_json(fathom(tmp.path(), "none").arg("ingest").arg(&source).arg("--json"));
+    let report = run_json(
+        fathom(tmp.path(), "none")
+            .arg("ingest")
+            .arg(&source)
+            .arg("--json"),
+    );
     assert_eq!(report["failed"].as_array().unwrap().len(), 1);
     assert_eq!(report["deleted"].as_array().unwrap().len(), 0, "{report}");
     let search = run_json(fathom(tmp.path(), "none").args(["search", "quokkas shade", "--json"]));
@@ -215,12 +295,18 @@ fn killing_ingest_mid_run_and_running_again_converges_to_the_same_index() {
         .unwrap();
     }
     let killed = tmp.path().join("killed");
-    let mut child = fathom(&killed, "minilm").arg("ingest").arg(&source).arg("--json").spawn().unwrap();
+    let mut child = fathom(&killed, "minilm")
+        .arg("ingest")
+        .arg(&source)
+        .arg("--json")
+        .spawn()
+        .unwrap();
     // Wait until it has written some batches, then SIGKILL it.
     let manifest = killed.join("workspaces/default/manifest.json");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let written = std::fs::read_to_string(&manifest).ok()
+        let written = std::fs::read_to_string(&manifest)
+            .ok()
             .and_then(|m| serde_json::from_str::<Value>(&m).ok())
             .map(|m| m["articles"].as_object().map_or(0, |a| a.len()))
             .unwrap_or(0);
@@ -231,15 +317,28 @@ fn killing_ingest_mid_run_and_running_again_converges_to_the_same_index() {
     }
     child.kill().unwrap();
     let status = child.wait().unwrap();
-    assert!(!status.success(), "ingest should have been killed mid-run, it finished first");
+    assert!(
+        !status.success(),
+        "ingest should have been killed mid-run, it finished first"
+    );
 
     // Delete one source file while "down", then run again.
     std::fs::remove_file(source.join("a000.md")).unwrap();
-    let report = run_json(fathom(&killed, "minilm").arg("ingest").arg(&source).arg("--json"));
+    let report = run_json(
+        fathom(&killed, "minilm")
+            .arg("ingest")
+            .arg(&source)
+            .arg("--json"),
+    );
     assert_eq!(report["failed"].as_array().unwrap().len(), 0);
 
     let clean = tmp.path().join("clean");
-    run_json(fathom(&clean, "minilm").arg("ingest").arg(&source).arg("--json"));
+    run_json(
+        fathom(&clean, "minilm")
+            .arg("ingest")
+            .arg(&source)
+            .arg("--json"),
+    );
     let after_kill = run_json(fathom(&killed, "minilm").args(["status", "--json"]));
     let fresh = run_json(fathom(&clean, "minilm").args(["status", "--json"]));
     assert_eq!(after_kill["indexed_articles"], fresh["indexed_articles"]);
@@ -252,25 +351,48 @@ fn killing_ingest_mid_run_and_running_again_converges_to_the_same_index() {
 #[test]
 fn bad_arguments_get_clear_errors() {
     let tmp = TempDir::new().unwrap();
-    let output = fathom(tmp.path(), "none").args(["search", "x", "--workspace", "Not Valid"]).output().unwrap();
+    let output = fathom(tmp.path(), "none")
+        .args(["search", "x", "--workspace", "Not Valid"])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("workspace id"));
 
-    let output = fathom(tmp.path(), "none").args(["ingest", "/definitely/not/here"]).output().unwrap();
+    let output = fathom(tmp.path(), "none")
+        .args(["ingest", "/definitely/not/here"])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/definitely/not/here"), "{stderr}");
 
-    let output = fathom(tmp.path(), "minilm").arg("--model-dir").arg(tmp.path().join("nope"))
-        .args(["search", "x"]).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .arg("--model-dir")
+        .arg(tmp.path().join("nope"))
+        .args(["search", "x"])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("fetch-model.sh"));
 }
 
 #[test]
 fn every_command_has_help() {
-    for command in [vec![], vec!["ingest"], vec!["search"], vec!["status"], vec!["eval-retrieval"], vec!["bench"]] {
-        let output = Command::new(env!("CARGO_BIN_EXE_fathom")).args(&command).arg("--help").output().unwrap();
+    for command in [
+        vec![],
+        vec!["ingest"],
+        vec!["search"],
+        vec!["status"],
+        vec!["eval-retrieval"],
+        vec!["bench"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_fathom"))
+            .args(&command)
+            .arg("--help")
+            .output()
+            .unwrap();
         assert!(output.status.success(), "{command:?} --help");
         assert!(String::from_utf8_lossy(&output.stdout).contains("Usage"));
     }

@@ -16,9 +16,15 @@ pub const MANIFEST_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error("manifest {path} could not be read: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("manifest {path} could not be written: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

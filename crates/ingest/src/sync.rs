@@ -204,7 +204,10 @@ pub async fn sync_folder(
         // Everything in flight was either re-indexed or deleted above; what remains are ids
         // the store reported that the source still has but which were not re-indexed because
         // their file failed to parse this time. Keep them listed so a later run fixes them.
-        tracing::warn!(count = manifest.in_flight.len(), "articles remain in flight");
+        tracing::warn!(
+            count = manifest.in_flight.len(),
+            "articles remain in flight"
+        );
     }
     backends.store.flush().await?;
     manifest.save(&options.manifest_path)?;
@@ -238,10 +241,12 @@ async fn index_articles(
             .collect()
     })
     .await
-    .map_err(|e| SyncError::Store(StoreError::Operation {
-        operation: "chunk",
-        reason: e.to_string(),
-    }))?;
+    .map_err(|e| {
+        SyncError::Store(StoreError::Operation {
+            operation: "chunk",
+            reason: e.to_string(),
+        })
+    })?;
     let total_chunks: usize = chunked.iter().map(|(_, c)| c.len()).sum();
     on_event(SyncEvent::Planned {
         articles: chunked.len(),
@@ -262,7 +267,8 @@ async fn index_articles(
         }
         let current = std::mem::take(&mut batch);
         batch_chunks = 0;
-        written += write_batch(current, backends, options, manifest, report, &mut last_save).await?;
+        written +=
+            write_batch(current, backends, options, manifest, report, &mut last_save).await?;
         on_event(SyncEvent::Indexed { chunks: written });
     }
     Ok(written)
@@ -288,12 +294,18 @@ async fn write_batch(
     let chunks: Vec<Chunk> = batch.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
     let texts: Vec<String> = chunks.iter().map(Chunk::text_for_embedding).collect();
     let dense = match &backends.dense {
-        Some(embedder) => Some(embedder.embed_documents(texts.clone()).await.map_err(|source| {
-            SyncError::Embed {
-                articles: ids.iter().map(ArticleId::as_str).collect::<Vec<_>>().join(", "),
-                source,
-            }
-        })?),
+        Some(embedder) => Some(embedder.embed_documents(texts.clone()).await.map_err(
+            |source| {
+                SyncError::Embed {
+                    articles: ids
+                        .iter()
+                        .map(ArticleId::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    source,
+                }
+            },
+        )?),
         None => None,
     };
     let sparse_embedder = Arc::clone(&backends.sparse);
@@ -304,10 +316,12 @@ async fn write_batch(
             .collect::<Vec<_>>()
     })
     .await
-    .map_err(|e| SyncError::Store(StoreError::Operation {
-        operation: "bm25",
-        reason: e.to_string(),
-    }))?;
+    .map_err(|e| {
+        SyncError::Store(StoreError::Operation {
+            operation: "bm25",
+            reason: e.to_string(),
+        })
+    })?;
     let mut dense = dense.map(Vec::into_iter);
     let points: Vec<IndexedChunk> = chunks
         .into_iter()
@@ -478,7 +492,8 @@ fn scan(root: &Path, manifest: &Manifest, limits: &SourceLimits) -> Result<Plan,
         let mut file_articles = Vec::new();
         for article in articles {
             if let Some(first) = claimed.get(&article.id) {
-                plan.failed.push(duplicate_failure(&article.id, first, &key));
+                plan.failed
+                    .push(duplicate_failure(&article.id, first, &key));
                 continue;
             }
             claimed.insert(article.id.clone(), key.clone());

@@ -38,15 +38,15 @@ impl std::str::FromStr for ContextCarry {
 
 /// Words that carry no topic.
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "the", "and", "or", "but", "if", "then", "so", "of", "to", "in", "on", "for", "with",
-    "at", "by", "from", "about", "as", "into", "is", "are", "was", "were", "be", "been", "being",
-    "do", "does", "did", "have", "has", "had", "can", "could", "should", "would", "will", "shall",
-    "may", "might", "must", "i", "me", "my", "we", "our", "you", "your", "it", "its", "they",
-    "them", "their", "this", "that", "these", "those", "there", "here", "what", "which", "who",
-    "whom", "how", "when", "where", "why", "not", "no", "yes", "please", "thanks", "thank", "ok",
-    "okay", "also", "just", "any", "some", "all", "more", "most", "other", "such", "only", "own",
-    "same", "than", "too", "very", "s", "t", "don", "now", "tell", "know", "want", "need", "like",
-    "get", "use", "using", "used",
+    "a", "an", "the", "and", "or", "but", "if", "then", "so", "of", "to", "in", "on", "for",
+    "with", "at", "by", "from", "about", "as", "into", "is", "are", "was", "were", "be", "been",
+    "being", "do", "does", "did", "have", "has", "had", "can", "could", "should", "would", "will",
+    "shall", "may", "might", "must", "i", "me", "my", "we", "our", "you", "your", "it", "its",
+    "they", "them", "their", "this", "that", "these", "those", "there", "here", "what", "which",
+    "who", "whom", "how", "when", "where", "why", "not", "no", "yes", "please", "thanks", "thank",
+    "ok", "okay", "also", "just", "any", "some", "all", "more", "most", "other", "such", "only",
+    "own", "same", "than", "too", "very", "s", "t", "don", "now", "tell", "know", "want", "need",
+    "like", "get", "use", "using", "used",
 ];
 
 pub fn is_stop_word(word: &str) -> bool {
@@ -64,7 +64,10 @@ pub fn content_terms(text: &str) -> Vec<String> {
 
 /// The query to search for the latest `message`, given the earlier turns.
 pub fn standalone_query(history: &[Turn], message: &str, carry: ContextCarry) -> String {
-    let customer_turns: Vec<&Turn> = history.iter().filter(|t| t.role == Role::Customer).collect();
+    let customer_turns: Vec<&Turn> = history
+        .iter()
+        .filter(|t| t.role == Role::Customer)
+        .collect();
     let mut parts: Vec<&str> = vec![message];
     match carry {
         ContextCarry::None => {}
@@ -119,21 +122,38 @@ mod tests {
             turn(Role::Customer, "How do refunds work for monthly plans?"),
             turn(Role::Agent, "Monthly plans are not refunded."),
         ];
-        let query = standalone_query(&history, "and for the annual plan?", ContextCarry::LastCustomerTurn);
+        let query = standalone_query(
+            &history,
+            "and for the annual plan?",
+            ContextCarry::LastCustomerTurn,
+        );
         assert!(query.starts_with("and for the annual plan?"));
-        assert!(query.contains("refunds") && query.contains("monthly"), "{query}");
-        assert!(!query.contains("not refunded"), "agent text is not carried: {query}");
+        assert!(
+            query.contains("refunds") && query.contains("monthly"),
+            "{query}"
+        );
+        assert!(
+            !query.contains("not refunded"),
+            "agent text is not carried: {query}"
+        );
     }
 
     #[test]
     fn without_history_the_message_is_the_query() {
-        assert_eq!(standalone_query(&[], "  reset password ", ContextCarry::AllCustomerTurns), "reset password");
+        assert_eq!(
+            standalone_query(&[], "  reset password ", ContextCarry::AllCustomerTurns),
+            "reset password"
+        );
     }
 
     #[test]
     fn terms_already_in_the_message_are_not_repeated() {
         let history = [turn(Role::Customer, "annual plan refund")];
-        let query = standalone_query(&history, "annual plan refund?", ContextCarry::LastCustomerTurn);
+        let query = standalone_query(
+            &history,
+            "annual plan refund?",
+            ContextCarry::LastCustomerTurn,
+        );
         assert_eq!(query, "annual plan refund?");
     }
 }

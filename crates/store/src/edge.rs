@@ -8,12 +8,13 @@ use async_trait::async_trait;
 use fathom_core::{
     ArticleId, Chunk, HybridQuery, IndexedChunk, SearchHit, StoreError, VectorStore, WorkspaceId,
 };
+use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
     Condition, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
     FieldCondition, Filter, Fusion, JsonPath, Match, Modifier, NamedQuery, PointId,
     PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest,
-    ScoredPoint, ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, ValueVariants,
-    Vector, VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
+    ScoredPoint, ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, ValueVariants, Vector,
+    VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
 
 use crate::{BM25_VECTOR, DENSE_VECTOR};
@@ -22,8 +23,12 @@ use crate::{BM25_VECTOR, DENSE_VECTOR};
 pub struct EdgeStoreConfig {
     /// Dimension of the dense vectors (384 for all-MiniLM-L6-v2).
     pub dense_dimension: usize,
-    /// The `k` of reciprocal rank fusion: `score = Σ 1 / (k + rank)`.
+    /// The `k` of reciprocal rank fusion: `score = Σ weight / (k + rank)`.
     pub rrf_k: usize,
+    /// RRF weight of the dense half.
+    pub dense_weight: f32,
+    /// RRF weight of the BM25 half.
+    pub bm25_weight: f32,
 }
 
 impl Default for EdgeStoreConfig {
@@ -31,6 +36,8 @@ impl Default for EdgeStoreConfig {
         Self {
             dense_dimension: 384,
             rrf_k: 60,
+            dense_weight: 1.0,
+            bm25_weight: 1.0,
         }
     }
 }
@@ -141,20 +148,22 @@ impl EdgeStore {
             let _guard = exclusive.then(|| write_lock.lock().unwrap_or_else(|p| p.into_inner()));
             work(&shard)
         })
-            .await
-            .map_err(|e| StoreError::Operation {
-                operation,
-                reason: format!("blocking task failed: {e}"),
-            })?
-            .map_err(|e| StoreError::Operation {
-                operation,
-                reason: e.to_string(),
-            })
+        .await
+        .map_err(|e| StoreError::Operation {
+            operation,
+            reason: format!("blocking task failed: {e}"),
+        })?
+        .map_err(|e| StoreError::Operation {
+            operation,
+            reason: e.to_string(),
+        })
     }
 }
 
 fn keyword_condition(field: &str, value: &str) -> Condition {
-    let key: JsonPath = field.parse().unwrap_or_else(|_| unreachable!("static field name"));
+    let key: JsonPath = field
+        .parse()
+        .unwrap_or_else(|_| unreachable!("static field name"));
     Condition::Field(FieldCondition::new_match(
         key,
         Match::new_value(ValueVariants::String(value.to_string())),
@@ -181,7 +190,10 @@ fn to_point(indexed: IndexedChunk) -> Result<PointStruct, StoreError> {
         SparseVector::new(indexed.sparse.indices, indexed.sparse.values).map_err(|e| {
             StoreError::Operation {
                 operation: "upsert",
-                reason: format!("chunk {} has an invalid sparse vector: {e}", indexed.chunk.id),
+                reason: format!(
+                    "chunk {} has an invalid sparse vector: {e}",
+                    indexed.chunk.id
+                ),
             }
         })?,
     );
@@ -202,10 +214,12 @@ fn to_hit(point: ScoredPoint, dense_query: Option<&[f32]>) -> Option<SearchHit> 
     // Hybrid scores are rank-based (RRF); the cosine to the query tells how close the chunk
     // really is, which is what answerability is judged on.
     let dense_score = match (dense_query, &point.vector) {
-        (Some(query), Some(VectorStructInternal::Named(vectors))) => match vectors.get(DENSE_VECTOR) {
-            Some(VectorInternal::Dense(stored)) => Some(cosine(query, stored)),
-            _ => None,
-        },
+        (Some(query), Some(VectorStructInternal::Named(vectors))) => {
+            match vectors.get(DENSE_VECTOR) {
+                Some(VectorInternal::Dense(stored)) => Some(cosine(query, stored)),
+                _ => None,
+            }
+        }
         _ => None,
     };
     Some(SearchHit {
@@ -372,7 +386,10 @@ impl VectorStore for EdgeStore {
                     prefetches: vec![prefetch(dense), prefetch(sparse)],
                     query: Some(ScoringQuery::Fusion(Fusion::Rrf {
                         k: self.config.rrf_k,
-                        weights: None,
+                        weights: Some(vec![
+                            OrderedFloat(self.config.dense_weight),
+                            OrderedFloat(self.config.bm25_weight),
+                        ]),
                     })),
                     filter: Some(filter.clone()),
                     score_threshold: None,
@@ -397,7 +414,9 @@ impl VectorStore for EdgeStore {
             // Nothing to search with (e.g. a query made only of stop words, BM25-only).
             (None, None) => return Ok(Vec::new()),
         };
-        let points = self.blocking("query", move |shard| shard.query(request)).await?;
+        let points = self
+            .blocking("query", move |shard| shard.query(request))
+            .await?;
         Ok(points
             .into_iter()
             .filter_map(|p| to_hit(p, dense_query.as_deref()))
@@ -412,4 +431,3 @@ impl VectorStore for EdgeStore {
         .await
     }
 }
-

@@ -41,7 +41,13 @@ fn ws(name: &str) -> WorkspaceId {
 }
 
 /// A chunk whose dense vector points along `axis` and whose sparse vector holds `terms`.
-fn point(workspace: &str, article: &str, position: u32, axis: usize, terms: &[u32]) -> IndexedChunk {
+fn point(
+    workspace: &str,
+    article: &str,
+    position: u32,
+    axis: usize,
+    terms: &[u32],
+) -> IndexedChunk {
     let workspace = ws(workspace);
     let article_id = ArticleId::parse(article).unwrap();
     let mut dense = vec![0.05; DIM];
@@ -108,7 +114,11 @@ fn article_ids(hits: &[fathom_core::SearchHit]) -> Vec<&str> {
 async fn dense_query_ranks_the_nearest_chunk_first() {
     for backend in backends() {
         seed(&*backend.store).await;
-        let hits = backend.store.query(query("acme", Some(1), None)).await.unwrap();
+        let hits = backend
+            .store
+            .query(query("acme", Some(1), None))
+            .await
+            .unwrap();
         assert_eq!(article_ids(&hits)[0], "invoices", "{}", backend.name);
     }
 }
@@ -117,7 +127,11 @@ async fn dense_query_ranks_the_nearest_chunk_first() {
 async fn bm25_query_finds_chunks_sharing_terms_and_only_those() {
     for backend in backends() {
         seed(&*backend.store).await;
-        let hits = backend.store.query(query("acme", None, Some(&[3]))).await.unwrap();
+        let hits = backend
+            .store
+            .query(query("acme", None, Some(&[3])))
+            .await
+            .unwrap();
         assert_eq!(article_ids(&hits), vec!["refunds"], "{}", backend.name);
         assert_eq!(hits[0].chunk.position, 1);
     }
@@ -136,12 +150,28 @@ async fn hybrid_query_fuses_both_halves() {
         let ids = article_ids(&hits);
         assert!(ids.contains(&"invoices"), "{}: {ids:?}", backend.name);
         assert!(ids.contains(&"passwords"), "{}: {ids:?}", backend.name);
-        let passwords = hits.iter().find(|h| h.chunk.article_id.as_str() == "passwords").unwrap();
-        let invoices = hits.iter().find(|h| h.chunk.article_id.as_str() == "invoices").unwrap();
-        let (p, i) = (passwords.dense_score.unwrap(), invoices.dense_score.unwrap());
-        assert!(p > 0.9 && i < 0.2, "{}: cosine to the dense query: passwords {p}, invoices {i}", backend.name);
+        let passwords = hits
+            .iter()
+            .find(|h| h.chunk.article_id.as_str() == "passwords")
+            .unwrap();
+        let invoices = hits
+            .iter()
+            .find(|h| h.chunk.article_id.as_str() == "invoices")
+            .unwrap();
+        let (p, i) = (
+            passwords.dense_score.unwrap(),
+            invoices.dense_score.unwrap(),
+        );
+        assert!(
+            p > 0.9 && i < 0.2,
+            "{}: cosine to the dense query: passwords {p}, invoices {i}",
+            backend.name
+        );
         let scores: Vec<f32> = hits.iter().map(|h| h.score).collect();
-        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "sorted by fused score");
+        assert!(
+            scores.windows(2).all(|w| w[0] >= w[1]),
+            "sorted by fused score"
+        );
     }
 }
 
@@ -149,10 +179,26 @@ async fn hybrid_query_fuses_both_halves() {
 async fn queries_never_cross_workspaces() {
     for backend in backends() {
         seed(&*backend.store).await;
-        let hits = backend.store.query(query("globex", Some(2), Some(&[4, 5, 6]))).await.unwrap();
-        assert!(hits.iter().all(|h| h.chunk.workspace.as_str() == "globex"), "{}", backend.name);
-        let hits = backend.store.query(query("initech", Some(0), Some(&[1]))).await.unwrap();
-        assert!(hits.is_empty(), "{}: unknown workspace sees nothing", backend.name);
+        let hits = backend
+            .store
+            .query(query("globex", Some(2), Some(&[4, 5, 6])))
+            .await
+            .unwrap();
+        assert!(
+            hits.iter().all(|h| h.chunk.workspace.as_str() == "globex"),
+            "{}",
+            backend.name
+        );
+        let hits = backend
+            .store
+            .query(query("initech", Some(0), Some(&[1])))
+            .await
+            .unwrap();
+        assert!(
+            hits.is_empty(),
+            "{}: unknown workspace sees nothing",
+            backend.name
+        );
     }
 }
 
@@ -174,8 +220,17 @@ async fn upserting_the_same_chunk_id_overwrites_it() {
         let mut changed = point("acme", "invoices", 0, 1, &[9]);
         changed.chunk.text = "new text".into();
         backend.store.upsert(vec![changed]).await.unwrap();
-        assert_eq!(backend.store.count(&ws("acme")).await.unwrap(), 5, "{}", backend.name);
-        let hits = backend.store.query(query("acme", None, Some(&[9]))).await.unwrap();
+        assert_eq!(
+            backend.store.count(&ws("acme")).await.unwrap(),
+            5,
+            "{}",
+            backend.name
+        );
+        let hits = backend
+            .store
+            .query(query("acme", None, Some(&[9])))
+            .await
+            .unwrap();
         assert_eq!(hits[0].chunk.text, "new text");
     }
 }
@@ -185,11 +240,24 @@ async fn deleting_articles_removes_all_their_chunks_in_that_workspace_only() {
     for backend in backends() {
         seed(&*backend.store).await;
         let refunds = ArticleId::parse("refunds").unwrap();
-        backend.store.delete_articles(&ws("acme"), &[refunds]).await.unwrap();
+        backend
+            .store
+            .delete_articles(&ws("acme"), &[refunds])
+            .await
+            .unwrap();
         let acme = backend.store.article_ids(&ws("acme")).await.unwrap();
         let acme: Vec<&str> = acme.iter().map(ArticleId::as_str).collect();
-        assert_eq!(acme, vec!["invoices", "passwords", "passwords-fr"], "{}", backend.name);
-        assert_eq!(backend.store.count(&ws("globex")).await.unwrap(), 1, "other tenant untouched");
+        assert_eq!(
+            acme,
+            vec!["invoices", "passwords", "passwords-fr"],
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            backend.store.count(&ws("globex")).await.unwrap(),
+            1,
+            "other tenant untouched"
+        );
     }
 }
 
@@ -197,7 +265,11 @@ async fn deleting_articles_removes_all_their_chunks_in_that_workspace_only() {
 async fn a_query_with_no_usable_vector_returns_nothing() {
     for backend in backends() {
         seed(&*backend.store).await;
-        let hits = backend.store.query(query("acme", None, Some(&[]))).await.unwrap();
+        let hits = backend
+            .store
+            .query(query("acme", None, Some(&[])))
+            .await
+            .unwrap();
         assert!(hits.is_empty(), "{}", backend.name);
     }
 }
@@ -208,7 +280,11 @@ async fn a_dense_vector_of_the_wrong_dimension_is_rejected() {
         let mut bad = point("acme", "x", 0, 0, &[1]);
         bad.dense = Some(vec![1.0; DIM + 1]);
         let err = backend.store.upsert(vec![bad]).await.unwrap_err();
-        assert!(err.to_string().contains("dimension"), "{}: {err}", backend.name);
+        assert!(
+            err.to_string().contains("dimension"),
+            "{}: {err}",
+            backend.name
+        );
     }
 }
 
@@ -222,7 +298,10 @@ async fn edge_store_keeps_its_points_after_being_dropped_and_reopened() {
     }
     let reopened = open_edge(dir.path());
     assert_eq!(reopened.count(&ws("acme")).await.unwrap(), 5);
-    let hits = reopened.query(query("acme", Some(1), Some(&[4]))).await.unwrap();
+    let hits = reopened
+        .query(query("acme", Some(1), Some(&[4])))
+        .await
+        .unwrap();
     assert_eq!(article_ids(&hits)[0], "invoices");
 }
 
@@ -238,5 +317,8 @@ async fn edge_store_refuses_to_reopen_with_another_dense_dimension() {
         },
     )
     .unwrap_err();
-    assert!(err.to_string().contains("384") || err.to_string().contains('4'), "{err}");
+    assert!(
+        err.to_string().contains("384") || err.to_string().contains('4'),
+        "{err}"
+    );
 }

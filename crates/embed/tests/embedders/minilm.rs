@@ -36,12 +36,20 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn max_abs_difference(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn words(count: usize) -> String {
-    const VOCABULARY: [&str; 8] = ["refund", "order", "shipping", "invoice", "account", "password", "delivery", "support"];
-    (0..count).map(|i| VOCABULARY[i % VOCABULARY.len()]).collect::<Vec<_>>().join(" ")
+    const VOCABULARY: [&str; 8] = [
+        "refund", "order", "shipping", "invoice", "account", "password", "delivery", "support",
+    ];
+    (0..count)
+        .map(|i| VOCABULARY[i % VOCABULARY.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[tokio::test]
@@ -49,7 +57,13 @@ async fn loaded_model_has_dimension_384_and_an_id_naming_its_directory() {
     let embedder = embedder();
 
     assert_eq!(embedder.dimension(), 384);
-    let expected_id = format!("minilm:{}", model_dir().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    let expected_id = format!(
+        "minilm:{}",
+        model_dir()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
     assert_eq!(embedder.model_id(), expected_id);
 }
 
@@ -57,7 +71,10 @@ async fn loaded_model_has_dimension_384_and_an_id_naming_its_directory() {
 async fn vectors_are_unit_length_and_384_long() {
     let texts = vec!["refund policy".to_owned(), String::new(), words(400)];
 
-    let vectors = embedder().embed_documents(texts).await.expect("embedding succeeds");
+    let vectors = embedder()
+        .embed_documents(texts)
+        .await
+        .expect("embedding succeeds");
 
     assert_eq!(vectors.len(), 3);
     for vector in &vectors {
@@ -67,27 +84,56 @@ async fn vectors_are_unit_length_and_384_long() {
     }
 }
 
-/// Reference values from an independent NumPy (float64) implementation of BERT + mean pooling +
-/// normalisation over the same weights and tokenizer, to catch pipeline mistakes (pooling over
-/// padding, a missing normalisation, a tokenizer setting) that the relative tests would miss.
+/// Vectors from an independent float64 NumPy implementation of BERT + mean pooling +
+/// normalisation over the same weights (`fixtures/reference_embeddings.py`), including a text
+/// past the 256 word-piece limit. Catches pipeline mistakes (pooling over padding, a missing
+/// normalisation, a tokenizer setting, an attention bug) that relative tests would miss.
 #[tokio::test]
-async fn vectors_match_a_reference_implementation() {
-    let query = embedder().embed_query("How do I get my money back?").await.expect("query embeds");
-    let document = embedder().embed_query("refund policy").await.expect("document embeds");
+async fn vectors_match_an_independent_reference_implementation() {
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/reference_embeddings.json"))
+            .expect("fixture is JSON");
+    let cases = fixture["cases"].as_array().expect("cases");
+    let texts: Vec<String> = cases
+        .iter()
+        .map(|case| case["text"].as_str().expect("text").to_owned())
+        .collect();
+    let references: Vec<Vec<f32>> = cases
+        .iter()
+        .map(|case| {
+            let vector = case["vector"].as_array().expect("vector");
+            vector
+                .iter()
+                .map(|value| value.as_f64().expect("number") as f32)
+                .collect()
+        })
+        .collect();
 
-    let query_reference = [-0.01478, 0.04772, -0.01467, -0.00596, -0.04057, -0.01216];
-    let document_reference = [-0.09504, 0.04125, 0.06472, -0.0038, 0.05185, 0.04527];
-    assert!(max_abs_difference(&query[..6], &query_reference) < 1e-4, "{:?}", &query[..6]);
-    assert!(max_abs_difference(&document[..6], &document_reference) < 1e-4, "{:?}", &document[..6]);
-    // The reference cosine similarity is 0.52812.
-    assert!((dot(&query, &document) - 0.52812).abs() < 1e-3);
+    let batched = embedder()
+        .embed_documents(texts.clone())
+        .await
+        .expect("batch embeds");
+
+    for ((text, reference), vector) in texts.iter().zip(&references).zip(&batched) {
+        let difference = max_abs_difference(vector, reference);
+        assert!(
+            difference < 1e-4,
+            "{text:?} differs from the reference by {difference}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_paraphrase_is_closer_than_an_unrelated_sentence() {
-    let query = embedder().embed_query("How do I get my money back?").await.expect("query embeds");
+    let query = embedder()
+        .embed_query("How do I get my money back?")
+        .await
+        .expect("query embeds");
     let documents = embedder()
-        .embed_documents(vec!["refund policy".into(), "The weather in Paris is sunny today.".into()])
+        .embed_documents(vec![
+            "refund policy".into(),
+            "The weather in Paris is sunny today.".into(),
+        ])
         .await
         .expect("documents embed");
 
@@ -105,19 +151,32 @@ async fn batched_vectors_equal_one_at_a_time_vectors() {
     // Different lengths, so the batch is padded and sorted; more texts than one batch.
     let texts: Vec<String> = (0..20).map(|i| words(3 + i * 17)).collect();
 
-    let batched = embedder().embed_documents(texts.clone()).await.expect("batch embeds");
+    let batched = embedder()
+        .embed_documents(texts.clone())
+        .await
+        .expect("batch embeds");
 
     assert_eq!(batched.len(), texts.len());
     for (text, batched_vector) in texts.iter().zip(&batched) {
-        let single = embedder().embed_query(text).await.expect("single text embeds");
+        let single = embedder()
+            .embed_query(text)
+            .await
+            .expect("single text embeds");
         let difference = max_abs_difference(&single, batched_vector);
-        assert!(difference < 1e-4, "text of {} chars differs by {difference}", text.len());
+        assert!(
+            difference < 1e-4,
+            "text of {} chars differs by {difference}",
+            text.len()
+        );
     }
 }
 
 #[tokio::test]
 async fn embedding_no_texts_returns_no_vectors() {
-    let vectors = embedder().embed_documents(Vec::new()).await.expect("empty input is fine");
+    let vectors = embedder()
+        .embed_documents(Vec::new())
+        .await
+        .expect("empty input is fine");
 
     assert!(vectors.is_empty());
 }
@@ -127,7 +186,10 @@ async fn a_5000_word_text_is_truncated_to_the_same_vector_as_its_first_words() {
     let long_text = words(5000);
     let longer_text = format!("{long_text} completely different ending about the weather");
 
-    let vectors = embedder().embed_documents(vec![long_text, longer_text]).await.expect("long texts embed");
+    let vectors = embedder()
+        .embed_documents(vec![long_text, longer_text])
+        .await
+        .expect("long texts embed");
 
     assert!(max_abs_difference(&vectors[0], &vectors[1]) < 1e-5);
 }
@@ -140,7 +202,10 @@ async fn a_shorter_max_seq_len_truncates_earlier() {
     // Six one-piece words plus [CLS] and [SEP] fill the 8 word-pieces; the rest is cut.
     let prefix = "order shipping account password delivery support";
 
-    let truncated = short.embed_query(&format!("{prefix} refund invoice")).await.expect("embeds");
+    let truncated = short
+        .embed_query(&format!("{prefix} refund invoice"))
+        .await
+        .expect("embeds");
     let exact = short.embed_query(prefix).await.expect("embeds");
 
     assert!(max_abs_difference(&truncated, &exact) < 1e-5);
@@ -150,12 +215,16 @@ async fn a_shorter_max_seq_len_truncates_earlier() {
 fn missing_model_files_are_a_load_error_naming_the_file_the_directory_and_the_fetch_script() {
     let empty_dir = tempfile::tempdir().expect("temp dir");
 
-    let error = MiniLmEmbedder::load(MiniLmConfig::new(empty_dir.path())).expect_err("nothing to load");
+    let error =
+        MiniLmEmbedder::load(MiniLmConfig::new(empty_dir.path())).expect_err("nothing to load");
 
     let message = error.to_string();
     assert!(matches!(error, EmbedError::Load { .. }), "{error:?}");
     assert!(message.contains("model.safetensors"), "{message}");
-    assert!(message.contains(&empty_dir.path().display().to_string()), "{message}");
+    assert!(
+        message.contains(&empty_dir.path().display().to_string()),
+        "{message}"
+    );
     assert!(message.contains("scripts/fetch-model.sh"), "{message}");
 }
 

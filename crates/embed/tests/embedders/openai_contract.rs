@@ -38,7 +38,9 @@ async fn vectors_are_returned_in_input_order_even_when_the_server_shuffles_them(
     Mock::given(method("POST"))
         .and(path("/v1/embeddings"))
         .and(bearer_token("sk-test"))
-        .and(body_partial_json(json!({"model": MODEL, "input": ["first", "second", "third"]})))
+        .and(body_partial_json(
+            json!({"model": MODEL, "input": ["first", "second", "third"]}),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(embeddings_body(&[
             (2, vec![0.0, 0.0, 1.0]),
             (0, vec![1.0, 0.0, 0.0]),
@@ -56,7 +58,14 @@ async fn vectors_are_returned_in_input_order_even_when_the_server_shuffles_them(
         .await
         .expect("embedding succeeds");
 
-    assert_eq!(vectors, vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]]);
+    assert_eq!(
+        vectors,
+        vec![
+            vec![1.0, 0.0, 0.0],
+            vec![0.0, 1.0, 0.0],
+            vec![0.0, 0.0, 1.0]
+        ]
+    );
     assert_eq!(embedder.model_id(), "openai:text-embedding-3-small");
     assert_eq!(embedder.dimension(), 3);
 }
@@ -67,17 +76,19 @@ async fn texts_are_sent_in_batches_of_the_configured_size() {
     Mock::given(method("POST"))
         .and(path("/v1/embeddings"))
         .and(body_partial_json(json!({"input": ["a", "b"]})))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(embeddings_body(&[(0, vec![1.0, 0.0, 0.0]), (1, vec![0.0, 1.0, 0.0])])),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(embeddings_body(&[
+            (0, vec![1.0, 0.0, 0.0]),
+            (1, vec![0.0, 1.0, 0.0]),
+        ])))
         .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("POST"))
         .and(path("/v1/embeddings"))
         .and(body_partial_json(json!({"input": ["c"]})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(embeddings_body(&[(0, vec![0.0, 0.0, 1.0])])))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(embeddings_body(&[(0, vec![0.0, 0.0, 1.0])])),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -90,7 +101,14 @@ async fn texts_are_sent_in_batches_of_the_configured_size() {
         .await
         .expect("embedding succeeds");
 
-    assert_eq!(vectors, vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]]);
+    assert_eq!(
+        vectors,
+        vec![
+            vec![1.0, 0.0, 0.0],
+            vec![0.0, 1.0, 0.0],
+            vec![0.0, 0.0, 1.0]
+        ]
+    );
 }
 
 #[tokio::test]
@@ -99,13 +117,20 @@ async fn a_query_is_one_request_with_one_input() {
     Mock::given(method("POST"))
         .and(path("/v1/embeddings"))
         .and(body_partial_json(json!({"input": ["where is my parcel?"]})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(embeddings_body(&[(0, vec![0.6, 0.8, 0.0])])))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(embeddings_body(&[(0, vec![0.6, 0.8, 0.0])])),
+        )
         .expect(1)
         .mount(&server)
         .await;
-    let embedder = OpenAiEmbedder::connect(config_for(&server)).await.expect("valid config");
+    let embedder = OpenAiEmbedder::connect(config_for(&server))
+        .await
+        .expect("valid config");
 
-    let vector = embedder.embed_query("where is my parcel?").await.expect("query embeds");
+    let vector = embedder
+        .embed_query("where is my parcel?")
+        .await
+        .expect("query embeds");
 
     assert_eq!(vector, vec![0.6, 0.8, 0.0]);
 }
@@ -115,14 +140,18 @@ async fn without_a_configured_dimension_connect_learns_it_from_one_probe() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/embeddings"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(embeddings_body(&[(0, vec![0.1; 5])])))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(embeddings_body(&[(0, vec![0.1; 5])])),
+        )
         .expect(1)
         .mount(&server)
         .await;
     let mut config = config_for(&server);
     config.dimension = None;
 
-    let embedder = OpenAiEmbedder::connect(config).await.expect("probe succeeds");
+    let embedder = OpenAiEmbedder::connect(config)
+        .await
+        .expect("probe succeeds");
 
     assert_eq!(embedder.dimension(), 5);
 }
@@ -137,9 +166,14 @@ async fn a_server_error_becomes_a_remote_error_with_status_and_message() {
         .expect(4)
         .mount(&server)
         .await;
-    let embedder = OpenAiEmbedder::connect(config_for(&server)).await.expect("valid config");
+    let embedder = OpenAiEmbedder::connect(config_for(&server))
+        .await
+        .expect("valid config");
 
-    let error = embedder.embed_query("hello").await.expect_err("the server fails");
+    let error = embedder
+        .embed_query("hello")
+        .await
+        .expect_err("the server fails");
 
     let message = error.to_string();
     assert!(matches!(error, EmbedError::Remote(_)), "{error:?}");
@@ -165,9 +199,14 @@ async fn an_openai_error_body_is_reported_with_its_message() {
         .expect(1)
         .mount(&server)
         .await;
-    let embedder = OpenAiEmbedder::connect(config_for(&server)).await.expect("valid config");
+    let embedder = OpenAiEmbedder::connect(config_for(&server))
+        .await
+        .expect("valid config");
 
-    let error = embedder.embed_query("hello").await.expect_err("the key is wrong");
+    let error = embedder
+        .embed_query("hello")
+        .await
+        .expect_err("the key is wrong");
 
     let message = error.to_string();
     assert!(message.contains("401"), "{message}");
@@ -179,14 +218,24 @@ async fn a_vector_of_the_wrong_dimension_is_rejected() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/embeddings"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(embeddings_body(&[(0, vec![1.0, 0.0])])))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(embeddings_body(&[(0, vec![1.0, 0.0])])),
+        )
         .mount(&server)
         .await;
-    let embedder = OpenAiEmbedder::connect(config_for(&server)).await.expect("valid config");
+    let embedder = OpenAiEmbedder::connect(config_for(&server))
+        .await
+        .expect("valid config");
 
-    let error = embedder.embed_query("hello").await.expect_err("2 dimensions instead of 3");
+    let error = embedder
+        .embed_query("hello")
+        .await
+        .expect_err("2 dimensions instead of 3");
 
-    assert!(error.to_string().contains("has 2 dimensions, expected 3"), "{error}");
+    assert!(
+        error.to_string().contains("has 2 dimensions, expected 3"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -194,20 +243,25 @@ async fn a_response_missing_an_index_is_rejected() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/embeddings"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(embeddings_body(&[(0, vec![1.0, 0.0, 0.0]), (0, vec![0.0, 1.0, 0.0])])),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(embeddings_body(&[
+            (0, vec![1.0, 0.0, 0.0]),
+            (0, vec![0.0, 1.0, 0.0]),
+        ])))
         .mount(&server)
         .await;
-    let embedder = OpenAiEmbedder::connect(config_for(&server)).await.expect("valid config");
+    let embedder = OpenAiEmbedder::connect(config_for(&server))
+        .await
+        .expect("valid config");
 
     let error = embedder
         .embed_documents(vec!["a".into(), "b".into()])
         .await
         .expect_err("index 1 is missing");
 
-    assert!(error.to_string().contains("index 0 appears twice"), "{error}");
+    assert!(
+        error.to_string().contains("index 0 appears twice"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -229,7 +283,10 @@ async fn a_slow_server_hits_the_timeout() {
     let error = embedder.embed_query("hello").await.expect_err("too slow");
 
     assert!(matches!(error, EmbedError::Remote(_)), "{error:?}");
-    assert!(error.to_string().contains("no answer within 0.2 s"), "{error}");
+    assert!(
+        error.to_string().contains("no answer within 0.2 s"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -29,7 +29,8 @@ pub struct AskArgs {
 }
 
 fn read_history(path: &PathBuf) -> anyhow::Result<Vec<Turn>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())

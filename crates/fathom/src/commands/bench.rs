@@ -128,7 +128,9 @@ fn walk_markdown(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
@@ -212,7 +214,11 @@ async fn timed_sync(
     Ok((report, seconds))
 }
 
-async fn resync(base: &[BaseArticle], articles: usize, quiet: bool) -> anyhow::Result<serde_json::Value> {
+async fn resync(
+    base: &[BaseArticle],
+    articles: usize,
+    quiet: bool,
+) -> anyhow::Result<serde_json::Value> {
     let tmp = tempfile::tempdir()?;
     let corpus = tmp.path().join("corpus");
     generate_corpus(base, articles, &corpus)?;
@@ -262,8 +268,14 @@ async fn ingest(
     };
     let small = tmp.path().join("small");
     generate_corpus(base, articles, &small)?;
-    let (report, seconds) =
-        timed_sync(&small, &backends, &options(&workspace, &bm25_data), "bm25", quiet).await?;
+    let (report, seconds) = timed_sync(
+        &small,
+        &backends,
+        &options(&workspace, &bm25_data),
+        "bm25",
+        quiet,
+    )
+    .await?;
     let bm25_rate = report.chunks_written as f64 / seconds;
 
     let mut result = serde_json::json!({
@@ -409,12 +421,17 @@ fn estimate_chunks_per_article(base: &[BaseArticle]) -> anyhow::Result<f64> {
             body: article.body.clone(),
             source_path: PathBuf::from("sample.md"),
         };
-        chunks += fathom_ingest::chunk::chunk_article(&workspace, &parsed, &Default::default()).len();
+        chunks +=
+            fathom_ingest::chunk::chunk_article(&workspace, &parsed, &Default::default()).len();
     }
     Ok((chunks as f64 / sample as f64).max(0.5))
 }
 
-async fn memory(base: &[BaseArticle], target_chunks: usize, quiet: bool) -> anyhow::Result<serde_json::Value> {
+async fn memory(
+    base: &[BaseArticle],
+    target_chunks: usize,
+    quiet: bool,
+) -> anyhow::Result<serde_json::Value> {
     let workspace = WorkspaceId::parse("bench")?;
     let tmp = tempfile::tempdir()?;
     let corpus = tmp.path().join("corpus");
@@ -473,7 +490,12 @@ impl SyntheticEmbedder {
                 (u32::from_le_bytes(bytes) as f32 / u32::MAX as f32) - 0.5
             })
             .collect();
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+        let norm = v
+            .iter()
+            .map(|x| x * x)
+            .sum::<f32>()
+            .sqrt()
+            .max(f32::EPSILON);
         v.iter_mut().for_each(|x| *x /= norm);
         v
     }

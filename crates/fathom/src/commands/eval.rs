@@ -62,15 +62,11 @@ pub async fn run(settings: &Settings, args: EvalRetrievalArgs) -> anyhow::Result
     for carry in &args.carry {
         for mode in &args.modes {
             let bar = progress_bar(set.cases.len() as u64, &format!("{mode:?}"), args.json);
-            let metrics = evaluate_retrieval(
-                &retriever,
-                &workspace,
-                &set.cases,
-                *mode,
-                *carry,
-                &|| bar.inc(1),
-            )
-            .await?;
+            let metrics =
+                evaluate_retrieval(&retriever, &workspace, &set.cases, *mode, *carry, &|| {
+                    bar.inc(1)
+                })
+                .await?;
             bar.finish_and_clear();
             all.push(metrics);
         }
@@ -120,7 +116,10 @@ pub async fn run(settings: &Settings, args: EvalRetrievalArgs) -> anyhow::Result
 }
 
 fn print_table(set: &str, metrics: &[RetrievalMetrics]) {
-    println!("{set}: retrieval over {} cases", metrics.first().map_or(0, |m| m.cases));
+    println!(
+        "{set}: retrieval over {} cases",
+        metrics.first().map_or(0, |m| m.cases)
+    );
     println!(
         "  {:<20} {:<8} {:>7} {:>7} {:>7} {:>9} {:>9}",
         "history carried", "mode", "hit@1", "hit@5", "MRR", "p50 ms", "p99 ms"
@@ -191,9 +190,15 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
     bar.finish_and_clear();
 
     let engine = backends.answer_engine(settings)?;
-    let cases: Vec<_> = set.cases.iter().take(args.limit.unwrap_or(usize::MAX)).cloned().collect();
+    let cases: Vec<_> = set
+        .cases
+        .iter()
+        .take(args.limit.unwrap_or(usize::MAX))
+        .cloned()
+        .collect();
     let bar = progress_bar(cases.len() as u64, "cases", quiet);
-    let rows = fathom_evals::decisions::run_cases(&engine, &workspace, &cases, &|| bar.inc(1)).await;
+    let rows =
+        fathom_evals::decisions::run_cases(&engine, &workspace, &cases, &|| bar.inc(1)).await;
     bar.finish_and_clear();
     let mode = if settings.llm_base_url.is_some() {
         format!("llm:{}", settings.llm_model)
@@ -203,7 +208,10 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
     let threshold = engine.config().judge.min_confidence;
     let report = fathom_evals::decisions::summarise(&set.name, &mode, threshold, rows);
 
-    println!("{} ({mode}, threshold {threshold:.3}, {} cases)", set.name, report.cases);
+    println!(
+        "{} ({mode}, threshold {threshold:.3}, {} cases)",
+        set.name, report.cases
+    );
     println!("  resolution        {}", report.resolution_rate);
     println!("  false resolution  {}", report.false_resolution_rate);
     println!("  clarify           {}", report.clarify_rate);
@@ -218,7 +226,11 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
         "  latency           p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
         report.latency_ms.p50, report.latency_ms.p95, report.latency_ms.p99
     );
-    let reasons: Vec<String> = report.reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
+    let reasons: Vec<String> = report
+        .reasons
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
     println!("  reasons           {}", reasons.join(", "));
     if let Some(best) = report
         .curve
@@ -241,12 +253,18 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
     let mut failures = Vec::new();
     if let Some(min) = args.min_resolution {
         if report.resolution_rate.value < min {
-            failures.push(format!("resolution {:.3} < {min}", report.resolution_rate.value));
+            failures.push(format!(
+                "resolution {:.3} < {min}",
+                report.resolution_rate.value
+            ));
         }
     }
     if let Some(max) = args.max_false_resolution {
         if report.false_resolution_rate.value > max {
-            failures.push(format!("false resolution {:.3} > {max}", report.false_resolution_rate.value));
+            failures.push(format!(
+                "false resolution {:.3} > {max}",
+                report.false_resolution_rate.value
+            ));
         }
     }
     if let Some(min) = args.min_clarify {
@@ -257,5 +275,9 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
     for failure in &failures {
         eprintln!("gate failed: {failure}");
     }
-    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -1,6 +1,6 @@
+pub mod ask;
 pub mod bench;
 pub mod eval;
 pub mod ingest;
 pub mod search;
 pub mod status;
-pub mod ask;

@@ -24,13 +24,14 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<ExitCo
     let manifest = Manifest::load(&settings.manifest_path(&args.workspace), &args.workspace)?;
     let indexed_articles = backends.store.article_ids(&args.workspace).await?;
     let indexed_chunks = backends.store.count(&args.workspace).await?;
-    let (manifest_articles, manifest_chunks, in_flight) = manifest.as_ref().map_or((0, 0, 0), |m| {
-        (
-            m.articles.len(),
-            m.articles.values().map(|a| a.chunks as usize).sum(),
-            m.in_flight.len(),
-        )
-    });
+    let (manifest_articles, manifest_chunks, in_flight) =
+        manifest.as_ref().map_or((0, 0, 0), |m| {
+            (
+                m.articles.len(),
+                m.articles.values().map(|a| a.chunks as usize).sum(),
+                m.in_flight.len(),
+            )
+        });
     if args.json {
         print_json(&serde_json::json!({
             "workspace": args.workspace,
@@ -44,7 +45,10 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<ExitCo
     } else {
         println!("workspace {}", args.workspace);
         println!("  manifest: {manifest_articles} articles, {manifest_chunks} chunks, {in_flight} in flight");
-        println!("  index:    {} articles, {indexed_chunks} chunks", indexed_articles.len());
+        println!(
+            "  index:    {} articles, {indexed_chunks} chunks",
+            indexed_articles.len()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -13,15 +13,19 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use candle_transformers::models::bert::Config as BertConfig;
 use fathom_core::{EmbedError, Embedder};
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use encoder::BertEncoder;
+
+mod encoder;
 
 /// The files a model directory must hold.
 const WEIGHTS_FILE: &str = "model.safetensors";
@@ -96,10 +100,10 @@ impl MiniLmEmbedder {
     /// from `spawn_blocking`.
     pub fn load(config: MiniLmConfig) -> Result<Self, EmbedError> {
         let model = LoadedModel::load(config)?;
-        let dir_name = model
-            .model_dir
-            .file_name()
-            .map_or_else(|| model.model_dir.display().to_string(), |name| name.to_string_lossy().into_owned());
+        let dir_name = model.model_dir.file_name().map_or_else(
+            || model.model_dir.display().to_string(),
+            |name| name.to_string_lossy().into_owned(),
+        );
         Ok(Self {
             model_id: format!("minilm:{dir_name}"),
             model: Arc::new(model),
@@ -141,15 +145,15 @@ impl Embedder for MiniLmEmbedder {
 
     async fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         let mut vectors = self.embed_off_runtime(vec![text.to_owned()]).await?;
-        vectors
-            .pop()
-            .ok_or_else(|| EmbedError::Inference("the model returned no vector for the query".into()))
+        vectors.pop().ok_or_else(|| {
+            EmbedError::Inference("the model returned no vector for the query".into())
+        })
     }
 }
 
 /// Weights, tokenizer and settings; shared by every thread that embeds.
 struct LoadedModel {
-    bert: BertModel,
+    encoder: BertEncoder,
     tokenizer: Tokenizer,
     device: Device,
     model_dir: PathBuf,
@@ -184,7 +188,10 @@ impl LoadedModel {
             .filter(|file| !model_dir.join(file).is_file())
             .collect();
         if !missing.is_empty() {
-            return Err(load_error(format!("missing {}; {FETCH_HINT}", missing.join(", "))));
+            return Err(load_error(format!(
+                "missing {}; {FETCH_HINT}",
+                missing.join(", ")
+            )));
         }
         if batch_size == 0 {
             return Err(load_error("batch_size must be at least 1".into()));
@@ -200,19 +207,30 @@ impl LoadedModel {
                 bert_config.max_position_embeddings
             )));
         }
-        let pad_id = u32::try_from(bert_config.pad_token_id)
-            .map_err(|_| load_error(format!("{CONFIG_FILE}: pad_token_id {} is too large", bert_config.pad_token_id)))?;
+        let pad_id = u32::try_from(bert_config.pad_token_id).map_err(|_| {
+            load_error(format!(
+                "{CONFIG_FILE}: pad_token_id {} is too large",
+                bert_config.pad_token_id
+            ))
+        })?;
 
-        let tokenizer = read_tokenizer(&model_dir.join(TOKENIZER_FILE), max_seq_len).map_err(load_error)?;
+        let tokenizer =
+            read_tokenizer(&model_dir.join(TOKENIZER_FILE), max_seq_len).map_err(load_error)?;
 
         let device = Device::Cpu;
         let weights_path = model_dir.join(WEIGHTS_FILE);
         let weights = std::fs::read(&weights_path)
             .map_err(|error| load_error(format!("cannot read {WEIGHTS_FILE}: {error}")))?;
         let var_builder = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
-            .map_err(|error| load_error(format!("{WEIGHTS_FILE} is not a valid safetensors file: {error}; {FETCH_HINT}")))?;
-        let bert = BertModel::load(var_builder, &bert_config).map_err(|error| {
-            load_error(format!("{WEIGHTS_FILE} does not hold the BERT weights {CONFIG_FILE} describes: {error}"))
+            .map_err(|error| {
+                load_error(format!(
+                    "{WEIGHTS_FILE} is not a valid safetensors file: {error}; {FETCH_HINT}"
+                ))
+            })?;
+        let encoder = BertEncoder::load(var_builder, &bert_config).map_err(|error| {
+            load_error(format!(
+                "{WEIGHTS_FILE} does not hold the BERT weights {CONFIG_FILE} describes: {error}"
+            ))
         })?;
 
         tracing::info!(
@@ -224,7 +242,7 @@ impl LoadedModel {
             "loaded local embedding model"
         );
         Ok(Self {
-            bert,
+            encoder,
             tokenizer,
             device,
             model_dir,
@@ -246,11 +264,16 @@ impl LoadedModel {
         let mut tokenized = self.tokenize(texts)?;
         // Longest first: batches pad to similar lengths, and the slowest batches start first so
         // the threads finish together.
-        tokenized.sort_by(|a, b| b.ids.len().cmp(&a.ids.len()));
+        if std::env::var_os("FATHOM_EXPERIMENT_NO_SORT").is_none() {
+            tokenized.sort_by_key(|text| std::cmp::Reverse(text.ids.len()));
+        } // EXPERIMENT-REMOVE
         let token_count: usize = tokenized.iter().map(|text| text.ids.len()).sum();
 
         // Small calls are split so every thread gets work: 16 texts on 2 threads → 2 × 8.
-        let per_batch = self.batch_size.min(texts.len().div_ceil(self.threads)).max(1);
+        let per_batch = self
+            .batch_size
+            .min(texts.len().div_ceil(self.threads))
+            .max(1);
         let batches: Vec<&[TokenizedText]> = tokenized.chunks(per_batch).collect();
         let batch_vectors = self.run_batches(&batches)?;
 
@@ -276,9 +299,14 @@ impl LoadedModel {
             .iter()
             .enumerate()
             .map(|(position, text)| {
-                let encoding = self.tokenizer.encode_fast(text.as_str(), true).map_err(|error| {
-                    EmbedError::Inference(format!("tokenizing text {position} failed: {error}"))
-                })?;
+                let encoding =
+                    self.tokenizer
+                        .encode_fast(text.as_str(), true)
+                        .map_err(|error| {
+                            EmbedError::Inference(format!(
+                                "tokenizing text {position} failed: {error}"
+                            ))
+                        })?;
                 Ok(TokenizedText {
                     position,
                     ids: encoding.get_ids().to_vec(),
@@ -296,33 +324,39 @@ impl LoadedModel {
         }
 
         let next_batch = AtomicUsize::new(0);
-        let results: Vec<Mutex<Option<Result<Vec<Vec<f32>>, EmbedError>>>> =
-            batches.iter().map(|_| Mutex::new(None)).collect();
-        let work = || loop {
-            let index = next_batch.fetch_add(1, Ordering::Relaxed);
-            let Some(batch) = batches.get(index) else {
-                break;
-            };
-            let outcome = self.forward(batch);
-            if let Ok(mut slot) = results[index].lock() {
-                *slot = Some(outcome);
+        let work = || {
+            let mut finished = Vec::new();
+            loop {
+                let index = next_batch.fetch_add(1, Ordering::Relaxed);
+                let Some(batch) = batches.get(index) else {
+                    return finished;
+                };
+                finished.push((index, self.forward(batch)));
             }
         };
-        std::thread::scope(|scope| {
-            for _ in 1..thread_count {
-                scope.spawn(work);
+        let finished = std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..thread_count).map(|_| scope.spawn(work)).collect();
+            let mut finished = work();
+            for helper in helpers {
+                let helper_finished = helper.join().map_err(|_| {
+                    EmbedError::Inference("an embedding worker thread panicked".into())
+                })?;
+                finished.extend(helper_finished);
             }
-            work();
-        });
+            Ok::<_, EmbedError>(finished)
+        })?;
 
+        let mut results: Vec<Option<Vec<Vec<f32>>>> = vec![None; batches.len()];
+        for (index, outcome) in finished {
+            results[index] = Some(outcome?);
+        }
         results
             .into_iter()
             .enumerate()
-            .map(|(index, slot)| {
-                slot.into_inner()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| Err(EmbedError::Inference(format!("embedding batch {index} produced no result"))))
+            .map(|(index, vectors)| {
+                vectors.ok_or_else(|| {
+                    EmbedError::Inference(format!("embedding batch {index} was never run"))
+                })
             })
             .collect()
     }
@@ -330,59 +364,79 @@ impl LoadedModel {
     /// One forward pass: pads the batch to its longest text, runs BERT, mean-pools over real
     /// tokens and L2-normalises.
     fn forward(&self, batch: &[TokenizedText]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let inference_error =
-            |error: candle_core::Error| EmbedError::Inference(format!("model forward pass failed: {error}"));
-        let batch_len = batch.len();
-        let seq_len = batch.iter().map(|text| text.ids.len()).max().unwrap_or(0);
+        let inference_error = |error: candle_core::Error| {
+            EmbedError::Inference(format!("model forward pass failed: {error}"))
+        };
+        let lengths: Vec<usize> = batch.iter().map(|text| text.ids.len()).collect();
+        let seq_len = lengths.iter().copied().max().unwrap_or(0);
 
-        let mut input_ids = Vec::with_capacity(batch_len * seq_len);
-        let mut attention_mask = Vec::with_capacity(batch_len * seq_len);
+        let mut input_ids = Vec::with_capacity(batch.len() * seq_len);
         for text in batch {
-            let padding = seq_len - text.ids.len();
             input_ids.extend_from_slice(&text.ids);
-            input_ids.extend(std::iter::repeat_n(self.pad_id, padding));
-            attention_mask.extend(std::iter::repeat_n(1u32, text.ids.len()));
-            attention_mask.extend(std::iter::repeat_n(0u32, padding));
+            input_ids.extend(std::iter::repeat_n(self.pad_id, seq_len - text.ids.len()));
         }
-
-        let input_ids = Tensor::from_vec(input_ids, (batch_len, seq_len), &self.device).map_err(inference_error)?;
-        let attention_mask =
-            Tensor::from_vec(attention_mask, (batch_len, seq_len), &self.device).map_err(inference_error)?;
-        let token_type_ids = input_ids.zeros_like().map_err(inference_error)?;
-
-        let hidden = self
-            .bert
-            .forward(&input_ids, &token_type_ids, Some(&attention_mask))
+        let input_ids = Tensor::from_vec(input_ids, (batch.len(), seq_len), &self.device)
             .map_err(inference_error)?;
-        mean_pool_and_normalize(&hidden, &attention_mask)
-            .and_then(|pooled| pooled.to_vec2::<f32>())
-            .map_err(inference_error)
+
+        let hidden_states = self
+            .encoder
+            .forward(&input_ids, &lengths)
+            .and_then(|hidden| hidden.flatten_all())
+            .and_then(|hidden| hidden.to_vec1::<f32>())
+            .map_err(inference_error)?;
+        lengths
+            .iter()
+            .enumerate()
+            .map(|(row, &length)| {
+                let text_start = row * seq_len * self.dimension;
+                hidden_states
+                    .get(text_start..text_start + length * self.dimension)
+                    .map(|tokens| mean_pool_and_normalize(tokens, self.dimension))
+                    .ok_or_else(|| {
+                        EmbedError::Inference(format!(
+                            "the encoder returned {} values for {} texts of {seq_len} tokens",
+                            hidden_states.len(),
+                            batch.len()
+                        ))
+                    })
+            })
+            .collect()
     }
 }
 
-/// `hidden`: (batch, seq, dim); `attention_mask`: (batch, seq) of 0/1. Returns (batch, dim).
-fn mean_pool_and_normalize(hidden: &Tensor, attention_mask: &Tensor) -> candle_core::Result<Tensor> {
-    let mask = attention_mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-    // Every text has at least [CLS] and [SEP], so the count is never 0; the floor mirrors
-    // sentence-transformers' clamp anyway.
-    let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?;
-    let mean = summed.broadcast_div(&counts)?;
-    // Same epsilon as torch.nn.functional.normalize.
-    let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
-    mean.broadcast_div(&norms)
+/// Averages `tokens` (consecutive vectors of `dimension` values) and scales the result to
+/// unit length, as sentence-transformers' Pooling(mean) + Normalize do. Summing is enough:
+/// dividing by the token count does not change the direction.
+fn mean_pool_and_normalize(tokens: &[f32], dimension: usize) -> Vec<f32> {
+    let mut pooled = vec![0.0f32; dimension];
+    for token in tokens.chunks_exact(dimension) {
+        for (sum, value) in pooled.iter_mut().zip(token) {
+            *sum += value;
+        }
+    }
+    // The floor is torch.nn.functional.normalize's epsilon, for an all-zero sum.
+    let norm = pooled
+        .iter()
+        .map(|value| value * value)
+        .sum::<f32>()
+        .sqrt()
+        .max(1e-12);
+    pooled.iter_mut().for_each(|value| *value /= norm);
+    pooled
 }
 
 fn read_bert_config(path: &Path) -> Result<BertConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {CONFIG_FILE}: {error}"))?;
-    serde_json::from_str(&text).map_err(|error| format!("{CONFIG_FILE} is not a BERT config: {error}"))
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {CONFIG_FILE}: {error}"))?;
+    serde_json::from_str(&text)
+        .map_err(|error| format!("{CONFIG_FILE} is not a BERT config: {error}"))
 }
 
 /// Loads the tokenizer with our truncation and no padding: `tokenizer.json` files often carry
 /// the training-time settings (all-MiniLM-L6-v2's pads everything to 128), and we pad per batch.
 fn read_tokenizer(path: &Path, max_seq_len: usize) -> Result<Tokenizer, String> {
-    let mut tokenizer =
-        Tokenizer::from_file(path).map_err(|error| format!("{TOKENIZER_FILE} cannot be parsed: {error}"))?;
+    let mut tokenizer = Tokenizer::from_file(path)
+        .map_err(|error| format!("{TOKENIZER_FILE} cannot be parsed: {error}"))?;
     tokenizer.with_padding(None);
     tokenizer
         .with_truncation(Some(TruncationParams {
@@ -391,6 +445,8 @@ fn read_tokenizer(path: &Path, max_seq_len: usize) -> Result<Tokenizer, String> 
             stride: 0,
             direction: TruncationDirection::Right,
         }))
-        .map_err(|error| format!("cannot truncate {TOKENIZER_FILE} to {max_seq_len} word-pieces: {error}"))?;
+        .map_err(|error| {
+            format!("cannot truncate {TOKENIZER_FILE} to {max_seq_len} word-pieces: {error}")
+        })?;
     Ok(tokenizer)
 }
