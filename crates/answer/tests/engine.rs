@@ -37,9 +37,10 @@ const ARTICLES: &[(&str, &str)] = &[
 ];
 
 struct Fixture {
-    _dir: TempDir,
     retriever: Retriever,
     workspace: WorkspaceId,
+    /// Declared last so it is dropped last: the store flushes into it when dropped.
+    _dir: TempDir,
 }
 
 async fn fixture() -> Fixture {

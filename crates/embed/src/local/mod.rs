@@ -67,6 +67,16 @@ impl MiniLmConfig {
             threads: default_threads(),
         }
     }
+
+    /// The id [`MiniLmEmbedder`] reports for this model, `minilm:<directory name>`, known
+    /// without loading anything.
+    pub fn model_id(&self) -> String {
+        let dir_name = self.model_dir.file_name().map_or_else(
+            || self.model_dir.display().to_string(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        format!("minilm:{dir_name}")
+    }
 }
 
 fn default_threads() -> usize {
@@ -99,13 +109,10 @@ impl MiniLmEmbedder {
     /// Loads the model from `config.model_dir`. Blocking (reads ~90 MB); call it at start-up or
     /// from `spawn_blocking`.
     pub fn load(config: MiniLmConfig) -> Result<Self, EmbedError> {
+        let model_id = config.model_id();
         let model = LoadedModel::load(config)?;
-        let dir_name = model.model_dir.file_name().map_or_else(
-            || model.model_dir.display().to_string(),
-            |name| name.to_string_lossy().into_owned(),
-        );
         Ok(Self {
-            model_id: format!("minilm:{dir_name}"),
+            model_id,
             model: Arc::new(model),
         })
     }
