@@ -71,8 +71,14 @@ pub fn sentences(text: &str) -> Vec<&str> {
         for (i, c) in line.char_indices() {
             if matches!(c, '.' | '!' | '?') {
                 let next = bytes.get(i + 1).copied();
-                if next.is_none() || next == Some(b' ') {
-                    let sentence = line[start..=i].trim();
+                let sentence = line[start..=i].trim();
+                // "1. Choose a plan": a list marker, not the end of a sentence.
+                let list_marker = c == '.'
+                    && sentence.len() > 1
+                    && sentence[..sentence.len() - 1]
+                        .bytes()
+                        .all(|b| b.is_ascii_digit());
+                if (next.is_none() || next == Some(b' ')) && !list_marker {
                     if !sentence.is_empty() {
                         out.push(sentence);
                     }

@@ -98,6 +98,8 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
     async fn count(&self, workspace: &WorkspaceId) -> Result<usize, StoreError>;
     /// Dense and/or BM25 search, fused with RRF when both halves are present.
     async fn query(&self, query: HybridQuery) -> Result<Vec<SearchHit>, StoreError>;
-    /// Make everything written so far durable.
+    /// Make everything written so far durable. Writes before a flush may be lost if the
+    /// process dies (the embedded engine does not replay its write-ahead log on open), so
+    /// callers record progress elsewhere only after a flush.
     async fn flush(&self) -> Result<(), StoreError>;
 }

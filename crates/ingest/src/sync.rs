@@ -172,33 +172,43 @@ pub async fn sync_folder(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+
+    // Journal first: every article this run may touch is listed as in flight before the store
+    // changes, and stays listed until a flush has made its new state durable. A run killed at
+    // any point leaves a manifest from which the next run converges.
+    manifest
+        .in_flight
+        .extend(gone.iter().chain(plan.to_index.iter().map(|s| &s.article.id)).cloned());
+    manifest.files = plan.files;
+    manifest.save(&options.manifest_path)?;
+
     if !gone.is_empty() {
-        manifest.in_flight.extend(gone.iter().cloned());
-        manifest.save(&options.manifest_path)?;
         backends
             .store
             .delete_articles(&options.workspace, &gone)
             .await?;
         for id in &gone {
             manifest.articles.remove(id);
-            manifest.in_flight.remove(id);
         }
-        report.deleted = gone;
+        report.deleted = gone.clone();
     }
-    manifest.files = plan.files;
 
-    // Articles listed as in flight that are unchanged on disk still need re-indexing.
-    let to_index = plan.to_index;
+    let mut checkpoint = Checkpoint {
+        last: Instant::now(),
+        done: gone,
+    };
     let planned_chunks = index_articles(
-        to_index,
+        plan.to_index,
         backends,
         options,
         &mut manifest,
         &mut report,
+        &mut checkpoint,
         on_event,
     )
     .await?;
     report.chunks_written = planned_chunks;
+    checkpoint.save(backends, options, &mut manifest).await?;
 
     if !manifest.in_flight.is_empty() {
         // Everything in flight was either re-indexed or deleted above; what remains are ids
@@ -209,8 +219,6 @@ pub async fn sync_folder(
             "articles remain in flight"
         );
     }
-    backends.store.flush().await?;
-    manifest.save(&options.manifest_path)?;
     report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(report)
 }
@@ -223,6 +231,7 @@ async fn index_articles(
     options: &SyncOptions,
     manifest: &mut Manifest,
     report: &mut SyncReport,
+    checkpoint: &mut Checkpoint,
     on_event: &(dyn Fn(SyncEvent) + Send + Sync),
 ) -> Result<usize, SyncError> {
     if articles.is_empty() {
@@ -256,7 +265,6 @@ async fn index_articles(
     let mut batch: Vec<(Scanned, Vec<Chunk>)> = Vec::new();
     let mut batch_chunks = 0;
     let mut written = 0;
-    let mut last_save = Instant::now();
     let mut pending = chunked.into_iter().peekable();
     while let Some(item) = pending.next() {
         batch_chunks += item.1.len();
@@ -267,8 +275,7 @@ async fn index_articles(
         }
         let current = std::mem::take(&mut batch);
         batch_chunks = 0;
-        written +=
-            write_batch(current, backends, options, manifest, report, &mut last_save).await?;
+        written += write_batch(current, backends, options, manifest, report, checkpoint).await?;
         on_event(SyncEvent::Indexed { chunks: written });
     }
     Ok(written)
@@ -280,16 +287,10 @@ async fn write_batch(
     options: &SyncOptions,
     manifest: &mut Manifest,
     report: &mut SyncReport,
-    last_save: &mut Instant,
+    checkpoint: &mut Checkpoint,
 ) -> Result<usize, SyncError> {
+    // Every id here was journaled as in flight by `sync_folder` before any write.
     let ids: Vec<ArticleId> = batch.iter().map(|(s, _)| s.article.id.clone()).collect();
-    // Record intent first: if we die between the delete and the upsert, the next run knows.
-    let newly_in_flight = ids.iter().any(|id| !manifest.in_flight.contains(id));
-    manifest.in_flight.extend(ids.iter().cloned());
-    if newly_in_flight {
-        manifest.save(&options.manifest_path)?;
-        *last_save = Instant::now();
-    }
 
     let chunks: Vec<Chunk> = batch.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
     let texts: Vec<String> = chunks.iter().map(Chunk::text_for_embedding).collect();
@@ -353,15 +354,40 @@ async fn write_batch(
         } else {
             report.added.push(id.clone());
         }
-        manifest.in_flight.remove(&id);
+        checkpoint.done.push(id);
     }
-    // The manifest is saved at the end anyway; saving now and then bounds the work an
+    // The manifest is saved at the end anyway; a checkpoint now and then bounds the work an
     // interrupted run has to redo.
-    if last_save.elapsed() > Duration::from_secs(2) {
-        manifest.save(&options.manifest_path)?;
-        *last_save = Instant::now();
+    if checkpoint.last.elapsed() > CHECKPOINT_EVERY {
+        checkpoint.save(backends, options, manifest).await?;
     }
     Ok(written)
+}
+
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+
+/// Articles whose new state is written to the store but not yet known to be durable.
+struct Checkpoint {
+    last: Instant,
+    done: Vec<ArticleId>,
+}
+
+impl Checkpoint {
+    /// Flush the store, then (and only then) take the finished articles out of the journal.
+    async fn save(
+        &mut self,
+        backends: &SyncBackends,
+        options: &SyncOptions,
+        manifest: &mut Manifest,
+    ) -> Result<(), SyncError> {
+        backends.store.flush().await?;
+        for id in self.done.drain(..) {
+            manifest.in_flight.remove(&id);
+        }
+        manifest.save(&options.manifest_path)?;
+        self.last = Instant::now();
+        Ok(())
+    }
 }
 
 /// Relative path with `/` separators, the manifest's key for a file.

@@ -23,9 +23,12 @@ use crate::{BM25_VECTOR, DENSE_VECTOR};
 pub struct EdgeStoreConfig {
     /// Dimension of the dense vectors (384 for all-MiniLM-L6-v2).
     pub dense_dimension: usize,
-    /// The `k` of reciprocal rank fusion: `score = Σ weight / (k + rank)`.
+    /// The `k` of reciprocal rank fusion. Qdrant scores the chunk at (1-based) rank `r` of a
+    /// half as `1 / (r / weight + k - 1)`, summed over the halves: with weight 1 that is the
+    /// classic `1 / (k + r - 1)`.
     pub rrf_k: usize,
-    /// RRF weight of the dense half.
+    /// RRF weight of the dense half: it divides the half's ranks (weight 2 makes its 4th
+    /// chunk count like its 2nd), so it matters most with a small `k`.
     pub dense_weight: f32,
     /// RRF weight of the BM25 half.
     pub bm25_weight: f32,

@@ -16,10 +16,16 @@ struct Backend {
 }
 
 fn open_edge(dir: &std::path::Path) -> EdgeStore {
+    open_edge_weighted(dir, 1.0, 1.0)
+}
+
+fn open_edge_weighted(dir: &std::path::Path, dense_weight: f32, bm25_weight: f32) -> EdgeStore {
     EdgeStore::open(
         dir,
         EdgeStoreConfig {
             dense_dimension: DIM,
+            dense_weight,
+            bm25_weight,
             ..Default::default()
         },
     )
@@ -27,8 +33,13 @@ fn open_edge(dir: &std::path::Path) -> EdgeStore {
 }
 
 fn backends() -> Vec<Backend> {
+    weighted_backends(1.0, 1.0)
+}
+
+/// Every backend, with these hybrid fusion weights.
+fn weighted_backends(dense_weight: f32, bm25_weight: f32) -> Vec<Backend> {
     let dir = TempDir::new().expect("temp dir");
-    let store = open_edge(dir.path());
+    let store = open_edge_weighted(dir.path(), dense_weight, bm25_weight);
     vec![Backend {
         name: "qdrant-edge",
         store: Box::new(store),
@@ -172,6 +183,32 @@ async fn hybrid_query_fuses_both_halves() {
             scores.windows(2).all(|w| w[0] >= w[1]),
             "sorted by fused score"
         );
+    }
+}
+
+#[tokio::test]
+async fn hybrid_weights_favour_the_named_half() {
+    // Dense points at passwords, BM25 at invoices. With one candidate per half, each half
+    // contributes only its favourite, and the heavier half's favourite comes first. (Qdrant's
+    // weighted RRF scores rank r as 1 / (r / weight + k - 1): a weight stretches or compresses
+    // that half's ranks; it does not multiply its score.)
+    for (dense_weight, bm25_weight, expected_first) in
+        [(3.0, 1.0, "passwords"), (1.0, 3.0, "invoices")]
+    {
+        for backend in weighted_backends(dense_weight, bm25_weight) {
+            seed(&*backend.store).await;
+            let mut one_each = query("acme", Some(2), Some(&[4, 5]));
+            one_each.limit = 1;
+            one_each.prefetch_limit = 1;
+            one_each.locale = Some("en".into()); // passwords-fr ties with passwords
+            let hits = backend.store.query(one_each).await.unwrap();
+            assert_eq!(
+                article_ids(&hits),
+                vec![expected_first],
+                "{}: dense weight {dense_weight}, bm25 weight {bm25_weight}",
+                backend.name
+            );
+        }
     }
 }
 
