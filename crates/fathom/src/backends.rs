@@ -35,6 +35,10 @@ impl Backends {
             &store_dir,
             EdgeStoreConfig {
                 dense_dimension: dimension,
+                fusion: match settings.fusion {
+                    crate::settings::FusionArg::Rrf => fathom_store::HybridFusion::Rrf,
+                    crate::settings::FusionArg::Dbsf => fathom_store::HybridFusion::Dbsf,
+                },
                 rrf_k: settings.fusion_rrf_k,
                 dense_weight: settings.fusion_dense_weight,
                 bm25_weight: 1.0,

@@ -48,13 +48,14 @@ fn run(cmd: &mut Command) -> serde_json::Value {
 
 #[test]
 fn retrieval_quality_holds_on_the_shared_sets_and_hybrid_beats_both_halves() {
-    // Measured (2 cores, MiniLM, RRF k=60, equal weights, previous customer turn carried):
-    // ibmcloud-docs hybrid hit@5 0.988, MRR 0.907; tv-manual hybrid hit@5 0.905, MRR 0.743.
-    // On tv-manual BM25 alone still beats hybrid (MRR 0.766): hybrid-best is gated on
-    // ibmcloud-docs only, until fusion weights are tuned (see evals/README.md).
+    // Measured (MiniLM, DBSF fusion, previous customer turn carried), hit@1/hit@5/MRR:
+    //   ibmcloud-docs: bm25 0.779/0.919/0.850, dense 0.814/0.965/0.879, hybrid 0.884/0.988/0.928
+    //   tv-manual:     bm25 0.669/0.950/0.783, dense 0.411/0.745/0.554, hybrid 0.676/0.924/0.786
+    // On tv-manual hybrid leads BM25 by 0.003 MRR only (MiniLM is weak on that manual): too thin
+    // a margin to gate across CPUs, so hybrid-best is gated on ibmcloud-docs, floors on both.
     for (set, min_hit_at_5, min_mrr, hybrid_best) in [
-        ("ibmcloud-docs", 0.96, 0.88, true),
-        ("tv-manual", 0.88, 0.72, false),
+        ("ibmcloud-docs", 0.97, 0.91, true),
+        ("tv-manual", 0.90, 0.76, false),
     ] {
         let mut cmd = fathom();
         cmd.arg("eval-retrieval").arg(shared_set(set)).arg("--json");

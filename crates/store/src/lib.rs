@@ -10,7 +10,7 @@
 
 mod edge;
 
-pub use edge::{EdgeStore, EdgeStoreConfig};
+pub use edge::{EdgeStore, EdgeStoreConfig, HybridFusion};
 
 /// Named vector holding the dense embedding.
 pub const DENSE_VECTOR: &str = "dense";

@@ -4,7 +4,7 @@
 use fathom_core::{
     ArticleId, Chunk, ChunkId, HybridQuery, IndexedChunk, SparseVector, VectorStore, WorkspaceId,
 };
-use fathom_store::{EdgeStore, EdgeStoreConfig};
+use fathom_store::{EdgeStore, EdgeStoreConfig, HybridFusion};
 use tempfile::TempDir;
 
 const DIM: usize = 4;
@@ -24,6 +24,12 @@ fn open_edge_weighted(dir: &std::path::Path, dense_weight: f32, bm25_weight: f32
         dir,
         EdgeStoreConfig {
             dense_dimension: DIM,
+            // Weights only mean something to RRF; the other tests run the default fusion.
+            fusion: if (dense_weight, bm25_weight) == (1.0, 1.0) {
+                HybridFusion::default()
+            } else {
+                HybridFusion::Rrf
+            },
             dense_weight,
             bm25_weight,
             ..Default::default()
