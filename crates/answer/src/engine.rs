@@ -376,7 +376,7 @@ impl AnswerEngine {
         step("generate");
         let started = Instant::now();
         if let Some(generator) = &self.generator {
-            let tokens = events.map(|e| e.clone());
+            let tokens = events.cloned();
             match generator.answer(&history, &message, &hits, tokens).await {
                 Ok(generated) => {
                     trace.usage.add(generated.usage);

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::guardrails::detect_injection;
-use crate::llm::{ChatMessage, LlmError, OpenAiChat};
+use crate::llm::{ChatMessage, JsonReply, LlmError, OpenAiChat};
 
 /// What a model produced for one conversation turn.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,6 +183,47 @@ struct AnswerReply {
     answer: String,
     #[serde(default)]
     citations: Vec<serde_json::Value>,
+}
+
+/// The JSON Schema of [`AnswerReply`], for servers that constrain output to a schema. Citations
+/// are limited to the ids of the sources given (`S1`…), so a constrained model cannot invent
+/// one, and to as many as there are sources, so it cannot repeat them without end.
+pub fn answer_reply_schema(source_count: usize) -> JsonReply {
+    let labels: Vec<String> = (1..=source_count).map(|n| format!("S{n}")).collect();
+    let citations = if labels.is_empty() {
+        serde_json::json!({"type": "array", "items": {"type": "string"}, "maxItems": 0})
+    } else {
+        serde_json::json!({
+            "type": "array",
+            "items": {"type": "string", "enum": labels},
+            "maxItems": source_count
+        })
+    };
+    JsonReply {
+        name: "support_decision",
+        schema: serde_json::json!({
+            "type": "object",
+            "properties": {
+                "decision": {"type": "string", "enum": ["answer", "clarify", "handoff"]},
+                "answer": {"type": "string"},
+                "citations": citations
+            },
+            "required": ["decision", "answer", "citations"],
+            "additionalProperties": false
+        }),
+    }
+}
+
+fn judge_reply_schema() -> JsonReply {
+    JsonReply {
+        name: "support_verdict",
+        schema: serde_json::json!({
+            "type": "object",
+            "properties": {"supported": {"type": "boolean"}},
+            "required": ["supported"],
+            "additionalProperties": false
+        }),
+    }
 }
 
 /// Parse a model's JSON reply; tolerant of code fences and text around the object.
@@ -398,7 +439,7 @@ impl Generator for LlmGenerator {
                     ChatMessage::system(self.prompts.rewrite.trim()),
                     ChatMessage::user(conversation),
                 ],
-                false,
+                None,
                 None,
             )
             .await?;
@@ -430,6 +471,7 @@ impl Generator for LlmGenerator {
             ChatMessage::system(self.prompts.answer_system()),
             ChatMessage::user(prompt),
         ];
+        let schema = answer_reply_schema(ids.len());
         let output = match tokens {
             Some(sender) => {
                 let mut streamer = AnswerFieldStreamer::default();
@@ -440,10 +482,10 @@ impl Generator for LlmGenerator {
                     }
                 };
                 self.chat
-                    .complete(&messages, true, Some(&mut forward))
+                    .complete(&messages, Some(&schema), Some(&mut forward))
                     .await?
             }
-            None => self.chat.complete(&messages, true, None).await?,
+            None => self.chat.complete(&messages, Some(&schema), None).await?,
         };
         let (decision, answer, citations) = parse_answer_reply(&output.content, &ids, hits)?;
         Ok(Generated {
@@ -470,7 +512,7 @@ impl Generator for LlmGenerator {
                     ChatMessage::system(self.prompts.judge.trim()),
                     ChatMessage::user(user),
                 ],
-                true,
+                Some(&judge_reply_schema()),
                 None,
             )
             .await
@@ -492,6 +534,21 @@ impl Generator for LlmGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answer_schema_allows_only_the_given_source_ids_and_no_more_citations_than_sources() {
+        let schema = answer_reply_schema(2).schema;
+        let citations = &schema["properties"]["citations"];
+        assert_eq!(citations["items"]["enum"], serde_json::json!(["S1", "S2"]));
+        assert_eq!(citations["maxItems"], 2);
+        assert_eq!(
+            schema["required"],
+            serde_json::json!(["decision", "answer", "citations"])
+        );
+        assert_eq!(schema["additionalProperties"], false);
+        let no_sources = answer_reply_schema(0).schema;
+        assert_eq!(no_sources["properties"]["citations"]["maxItems"], 0);
+    }
 
     #[test]
     fn the_answer_field_streams_out_of_json_split_anywhere() {

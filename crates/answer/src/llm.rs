@@ -11,6 +11,7 @@ use async_openai::types::chat::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
     ChatCompletionStreamOptions, CreateChatCompletionRequest, ResponseFormat,
+    ResponseFormatJsonSchema,
 };
 use async_openai::Client;
 use fathom_core::TokenUsage;
@@ -44,6 +45,12 @@ pub struct LlmConfig {
     pub temperature: f32,
     /// Ask for `response_format: json_object` (some servers do not support it).
     pub json_mode: bool,
+    /// With `json_mode`, send the reply's JSON Schema (`response_format: json_schema`, strict)
+    /// instead of `json_object`. OpenAI (gpt-4o-mini and later), vLLM, Ollama and llama.cpp's
+    /// server support it; servers that constrain decoding to the schema (llama.cpp, vLLM) then
+    /// always return the expected fields, which small models otherwise often miss.
+    #[serde(default)]
+    pub json_schema: bool,
 }
 
 impl LlmConfig {
@@ -57,6 +64,7 @@ impl LlmConfig {
             max_tokens: 400,
             temperature: 0.1,
             json_mode: true,
+            json_schema: false,
         }
     }
 }
@@ -93,6 +101,16 @@ impl ChatMessage {
             content: content.into(),
         }
     }
+}
+
+/// The JSON a reply must be: a name and a JSON Schema. Sent as `response_format: json_schema`
+/// when the config's `json_schema` is on, otherwise as `json_object` (the prompt then describes
+/// the shape).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonReply {
+    /// a-z, A-Z, 0-9, `_` and `-`, at most 64 characters.
+    pub name: &'static str,
+    pub schema: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -148,7 +166,7 @@ impl OpenAiChat {
     fn request(
         &self,
         messages: &[ChatMessage],
-        json: bool,
+        json: Option<&JsonReply>,
         stream: bool,
     ) -> CreateChatCompletionRequest {
         let messages = messages
@@ -170,7 +188,20 @@ impl OpenAiChat {
             messages,
             max_completion_tokens: Some(self.config.max_tokens),
             temperature: Some(self.config.temperature),
-            response_format: (json && self.config.json_mode).then_some(ResponseFormat::JsonObject),
+            response_format: json.filter(|_| self.config.json_mode).map(|reply| {
+                if self.config.json_schema {
+                    ResponseFormat::JsonSchema {
+                        json_schema: ResponseFormatJsonSchema {
+                            description: None,
+                            name: reply.name.to_string(),
+                            schema: reply.schema.clone(),
+                            strict: Some(true),
+                        },
+                    }
+                } else {
+                    ResponseFormat::JsonObject
+                }
+            }),
             stream: stream.then_some(true),
             stream_options: stream.then_some(ChatCompletionStreamOptions {
                 include_usage: Some(true),
@@ -180,12 +211,12 @@ impl OpenAiChat {
         }
     }
 
-    /// One completion. With `on_delta`, the reply streams and each piece of text is passed on
-    /// as it arrives.
+    /// One completion, JSON when `json` says which. With `on_delta`, the reply streams and each
+    /// piece of text is passed on as it arrives.
     pub async fn complete(
         &self,
         messages: &[ChatMessage],
-        json: bool,
+        json: Option<&JsonReply>,
         mut on_delta: Option<&mut (dyn FnMut(&str) + Send)>,
     ) -> Result<ChatOutput, LlmError> {
         let timeout = self.config.timeout;
@@ -250,5 +281,35 @@ fn unavailable(error: async_openai::error::OpenAIError) -> LlmError {
             LlmError::BadReply(format!("malformed response ({e}): {content}"))
         }
         other => LlmError::Unavailable(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_body(json_schema: bool, json: Option<&JsonReply>) -> serde_json::Value {
+        let mut config = LlmConfig::new("http://127.0.0.1:8080/v1", "m");
+        config.json_schema = json_schema;
+        let chat = OpenAiChat::new(config).unwrap();
+        serde_json::to_value(chat.request(&[ChatMessage::user("hi")], json, false)).unwrap()
+    }
+
+    #[test]
+    fn json_replies_ask_for_json_object_by_default_and_for_the_schema_when_configured() {
+        let reply = JsonReply {
+            name: "verdict",
+            schema: serde_json::json!({"type": "object"}),
+        };
+        assert_eq!(
+            request_body(false, Some(&reply))["response_format"],
+            serde_json::json!({"type": "json_object"})
+        );
+        assert_eq!(
+            request_body(true, Some(&reply))["response_format"],
+            serde_json::json!({"type": "json_schema", "json_schema": {
+                "name": "verdict", "schema": {"type": "object"}, "strict": true}})
+        );
+        assert!(request_body(true, None).get("response_format").is_none());
     }
 }

@@ -34,7 +34,7 @@ fn main() {
         })
         .collect();
     // warm up
-    e.embed_blocking(&chunks[..2.min(n)].to_vec()).unwrap();
+    e.embed_blocking(&chunks[..2.min(n)]).unwrap();
     let q = vec!["How do I get my money back?".to_string()];
     let mut qs = Vec::new();
     for _ in 0..20 {

@@ -1,9 +1,16 @@
 //! Eval sets (a folder of `articles/*.md` plus `cases.jsonl`, see `evals/README.md`) and the
-//! metrics computed over them.
+//! metrics computed over them: retrieval quality, the answer engine's decisions (resolution,
+//! false resolution, clarification, handoff, answer overlap, latency, cost) and the reports
+//! (JSON, HTML, comparison with a baseline).
 
+pub mod compare;
 pub mod decisions;
+pub mod html;
+pub mod overlap;
 pub mod retrieval;
 pub mod set;
 
+pub use compare::{compare, Comparison};
+pub use decisions::{Pricing, Rate, Report};
 pub use retrieval::{evaluate_retrieval, RetrievalCaseResult, RetrievalMetrics};
 pub use set::{Case, EvalSet, Expected, SetError};

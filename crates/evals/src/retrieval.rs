@@ -156,7 +156,12 @@ mod tests {
     fn percentile_uses_nearest_rank() {
         let values: Vec<f64> = (1..=100).map(f64::from).collect();
         assert_eq!(percentile(&values, 0.5), 50.0);
+        assert_eq!(percentile(&values, 0.95), 95.0);
         assert_eq!(percentile(&values, 0.99), 99.0);
         assert_eq!(percentile(&[], 0.5), 0.0);
+        // Few values: p95 and p99 are the largest, never past the end.
+        assert_eq!(percentile(&[3.0, 7.0, 9.0], 0.95), 9.0);
+        assert_eq!(percentile(&[3.0, 7.0, 9.0], 0.5), 7.0);
+        assert_eq!(percentile(&[4.0], 0.99), 4.0);
     }
 }

@@ -36,6 +36,8 @@ enum Command {
     EvalRetrieval(commands::eval::EvalRetrievalArgs),
     /// Benchmarks: sync speed, ingestion throughput, query latency, memory.
     Bench(commands::bench::BenchArgs),
+    /// Serve the customer chat API, helpdesk handoff and admin API over HTTP.
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +62,7 @@ fn main() -> std::process::ExitCode {
             Command::Status(args) => commands::status::run(&cli.settings, args).await,
             Command::EvalRetrieval(args) => commands::eval::run(&cli.settings, args).await,
             Command::Bench(args) => commands::bench::run(&cli.settings, args).await,
+            Command::Serve(args) => commands::serve::run(&cli.settings, args).await,
         }
     });
     match result {

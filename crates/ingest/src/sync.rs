@@ -145,7 +145,7 @@ pub async fn sync_folder(
     let plan = {
         let root = root.to_path_buf();
         let manifest = manifest.clone();
-        let limits = options.limits.clone();
+        let limits = options.limits;
         tokio::task::spawn_blocking(move || scan(&root, &manifest, &limits))
             .await
             .map_err(|e| SyncError::SourceDir {
@@ -176,9 +176,11 @@ pub async fn sync_folder(
     // Journal first: every article this run may touch is listed as in flight before the store
     // changes, and stays listed until a flush has made its new state durable. A run killed at
     // any point leaves a manifest from which the next run converges.
-    manifest
-        .in_flight
-        .extend(gone.iter().chain(plan.to_index.iter().map(|s| &s.article.id)).cloned());
+    manifest.in_flight.extend(
+        gone.iter()
+            .chain(plan.to_index.iter().map(|s| &s.article.id))
+            .cloned(),
+    );
     manifest.files = plan.files;
     manifest.save(&options.manifest_path)?;
 
@@ -238,7 +240,7 @@ async fn index_articles(
         return Ok(0);
     }
     let workspace = options.workspace.clone();
-    let chunker = options.chunker.clone();
+    let chunker = options.chunker;
     // Chunking is CPU work: keep it off the async runtime.
     let chunked: Vec<(Scanned, Vec<Chunk>)> = tokio::task::spawn_blocking(move || {
         articles

@@ -1,4 +1,6 @@
 //! `fathom eval-retrieval <SET>`: retrieval quality on an eval set, per retrieval mode.
+//! `fathom eval <SET>`: the whole answer engine on an eval set: terminal summary, JSON and HTML
+//! reports, comparison with a baseline report, and gates for CI.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use fathom_core::{RetrievalMode, WorkspaceId};
-use fathom_evals::{evaluate_retrieval, EvalSet, RetrievalMetrics};
+use fathom_evals::{evaluate_retrieval, EvalSet, Pricing, Rate, Report, RetrievalMetrics};
 use fathom_ingest::sync::sync_folder;
 use fathom_retrieve::ContextCarry;
 
@@ -40,22 +42,7 @@ pub struct EvalRetrievalArgs {
 
 pub async fn run(settings: &Settings, args: EvalRetrievalArgs) -> anyhow::Result<ExitCode> {
     let set = EvalSet::load(&args.set)?;
-    let workspace = WorkspaceId::parse(&format!("eval-{}", slug(&set.name)))?;
-    let backends = Backends::open(settings).await?;
-
-    let bar = progress_bar(0, "indexing", args.json);
-    let options = backends.sync_options(settings, &workspace);
-    let on_event = |event| match event {
-        fathom_ingest::sync::SyncEvent::Planned { chunks, .. } => bar.set_length(chunks as u64),
-        fathom_ingest::sync::SyncEvent::Indexed { chunks } => bar.set_position(chunks as u64),
-    };
-    let report = sync_folder(&set.articles_dir, &backends.sync, &options, &on_event)
-        .await
-        .with_context(|| format!("ingesting {}", set.articles_dir.display()))?;
-    bar.finish_and_clear();
-    if !report.failed.is_empty() {
-        eprintln!("warning: {} articles failed to ingest", report.failed.len());
-    }
+    let (backends, workspace) = open_and_sync(settings, &set, args.json).await?;
 
     let retriever = backends.retriever();
     let mut all = Vec::new();
@@ -115,6 +102,31 @@ pub async fn run(settings: &Settings, args: EvalRetrievalArgs) -> anyhow::Result
     }
 }
 
+/// Open the backends and sync the set's articles into its throwaway workspace `eval-<set>`
+/// (incrementally: a second run embeds nothing), with a progress bar.
+async fn open_and_sync(
+    settings: &Settings,
+    set: &EvalSet,
+    quiet: bool,
+) -> anyhow::Result<(Backends, WorkspaceId)> {
+    let workspace = WorkspaceId::parse(&format!("eval-{}", slug(&set.name)))?;
+    let backends = Backends::open(settings).await?;
+    let bar = progress_bar(0, "indexing", quiet);
+    let options = backends.sync_options(settings, &workspace);
+    let on_event = |event| match event {
+        fathom_ingest::sync::SyncEvent::Planned { chunks, .. } => bar.set_length(chunks as u64),
+        fathom_ingest::sync::SyncEvent::Indexed { chunks } => bar.set_position(chunks as u64),
+    };
+    let report = sync_folder(&set.articles_dir, &backends.sync, &options, &on_event)
+        .await
+        .with_context(|| format!("ingesting {}", set.articles_dir.display()))?;
+    bar.finish_and_clear();
+    if !report.failed.is_empty() {
+        eprintln!("warning: {} articles failed to ingest", report.failed.len());
+    }
+    Ok((backends, workspace))
+}
+
 fn print_table(set: &str, metrics: &[RetrievalMetrics]) {
     println!(
         "{set}: retrieval over {} cases",
@@ -156,38 +168,76 @@ fn slug(name: &str) -> String {
 pub struct EvalArgs {
     /// Eval-set folder: `articles/*.md` and `cases.jsonl` (see evals/README.md).
     pub set: PathBuf,
-    /// Write the full report (metrics, curve, per-case rows) as JSON to this file.
+    /// Write the full report (metrics with intervals, per tag, curve, per-case rows) as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report (charts inline, opens offline).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// A JSON report from an earlier run: show per-metric deltas and the cases that flipped.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     /// Only the first N cases (quick checks).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Price per 1,000 prompt tokens, for the cost estimate.
+    #[arg(
+        long,
+        env = "FATHOM_PRICE_PER_1K_PROMPT_TOKENS",
+        default_value_t = 0.0,
+        value_name = "PRICE"
+    )]
+    pub price_per_1k_prompt_tokens: f64,
+    /// Price per 1,000 completion tokens, for the cost estimate.
+    #[arg(
+        long,
+        env = "FATHOM_PRICE_PER_1K_COMPLETION_TOKENS",
+        default_value_t = 0.0,
+        value_name = "PRICE"
+    )]
+    pub price_per_1k_completion_tokens: f64,
     /// Fail (exit 1) when the resolution rate is below this (0..1).
-    #[arg(long)]
+    #[arg(long, value_name = "RATE")]
     pub min_resolution: Option<f64>,
     /// Fail (exit 1) when the false-resolution rate is above this (0..1).
-    #[arg(long)]
+    #[arg(long, value_name = "RATE")]
     pub max_false_resolution: Option<f64>,
     /// Fail (exit 1) when the clarify rate is below this (0..1).
-    #[arg(long)]
+    #[arg(long, value_name = "RATE")]
     pub min_clarify: Option<f64>,
 }
 
 pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Result<ExitCode> {
+    for (flag, bound) in [
+        ("--min-resolution", args.min_resolution),
+        ("--max-false-resolution", args.max_false_resolution),
+        ("--min-clarify", args.min_clarify),
+    ] {
+        if let Some(bound) = bound {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&bound),
+                "{flag} must be a rate between 0 and 1, got {bound}"
+            );
+        }
+    }
+    anyhow::ensure!(
+        args.price_per_1k_prompt_tokens >= 0.0 && args.price_per_1k_completion_tokens >= 0.0,
+        "token prices cannot be negative"
+    );
     let set = EvalSet::load(&args.set)?;
-    let workspace = WorkspaceId::parse(&format!("eval-{}", slug(&set.name)))?;
-    let backends = Backends::open(settings).await?;
-    let quiet = false;
-    let bar = progress_bar(0, "indexing", quiet);
-    let options = backends.sync_options(settings, &workspace);
-    let on_event = |event| match event {
-        fathom_ingest::sync::SyncEvent::Planned { chunks, .. } => bar.set_length(chunks as u64),
-        fathom_ingest::sync::SyncEvent::Indexed { chunks } => bar.set_position(chunks as u64),
+    // Read the baseline first: a typo in its path should not cost a whole run.
+    let baseline = match &args.baseline {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the baseline report {}", path.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+                format!("the baseline {} is not a JSON eval report", path.display())
+            })?;
+            Some((path.display().to_string(), value))
+        }
+        None => None,
     };
-    sync_folder(&set.articles_dir, &backends.sync, &options, &on_event)
-        .await
-        .with_context(|| format!("ingesting {}", set.articles_dir.display()))?;
-    bar.finish_and_clear();
+    let (backends, workspace) = open_and_sync(settings, &set, false).await?;
 
     let engine = backends.answer_engine(settings)?;
     let cases: Vec<_> = set
@@ -196,7 +246,7 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
         .take(args.limit.unwrap_or(usize::MAX))
         .cloned()
         .collect();
-    let bar = progress_bar(cases.len() as u64, "cases", quiet);
+    let bar = progress_bar(cases.len() as u64, "cases", false);
     let rows =
         fathom_evals::decisions::run_cases(&engine, &workspace, &cases, &|| bar.inc(1)).await;
     bar.finish_and_clear();
@@ -206,36 +256,157 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
         "extractive".to_string()
     };
     let threshold = engine.config().judge.min_confidence;
-    let report = fathom_evals::decisions::summarise(&set.name, &mode, threshold, rows);
+    let pricing = Pricing {
+        per_1k_prompt_tokens: args.price_per_1k_prompt_tokens,
+        per_1k_completion_tokens: args.price_per_1k_completion_tokens,
+    };
+    let mut report = fathom_evals::decisions::summarise(&set.name, &mode, threshold, pricing, rows);
+    if let Some((label, baseline)) = &baseline {
+        report.comparison = Some(fathom_evals::compare(baseline, label, &report));
+    }
 
-    println!(
-        "{} ({mode}, threshold {threshold:.3}, {} cases)",
-        set.name, report.cases
+    print_summary(&report);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("JSON report: {}", path.display());
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, fathom_evals::html::render(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("HTML report: {}", path.display());
+    }
+
+    let failures = gate_failures(&report, &args);
+    for failure in &failures {
+        eprintln!("gate failed: {failure}");
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The bounds given on the command line that the report misses, as sentences.
+fn gate_failures(report: &Report, args: &EvalArgs) -> Vec<String> {
+    let s = &report.summary;
+    let mut failures = Vec::new();
+    let mut below = |name: &str, flag: &str, rate: &Rate, bound: Option<f64>| {
+        if let Some(min) = bound.filter(|min| rate.value < *min) {
+            failures.push(format!(
+                "{name} {:.3} ({}/{}) is below {flag} {min}",
+                rate.value, rate.successes, rate.total
+            ));
+        }
+    };
+    below(
+        "resolution rate",
+        "--min-resolution",
+        &s.resolution_rate_ci,
+        args.min_resolution,
     );
-    println!("  resolution        {}", report.resolution_rate);
-    println!("  false resolution  {}", report.false_resolution_rate);
-    println!("  clarify           {}", report.clarify_rate);
-    println!("  partial answered  {}", report.partial_answered_rate);
-    println!("  handoff precision {}", report.handoff_precision);
-    println!("  handoff recall    {}", report.handoff_recall);
+    below(
+        "clarify rate",
+        "--min-clarify",
+        &s.clarify_rate_ci,
+        args.min_clarify,
+    );
+    let false_resolution = &s.false_resolution_rate_ci;
+    if let Some(max) = args
+        .max_false_resolution
+        .filter(|max| false_resolution.value > *max)
+    {
+        failures.push(format!(
+            "false-resolution rate {:.3} ({}/{}) is above --max-false-resolution {max}",
+            false_resolution.value, false_resolution.successes, false_resolution.total
+        ));
+    }
+    failures
+}
+
+fn decision_name(kind: fathom_core::DecisionKind) -> String {
+    format!("{kind:?}").to_lowercase()
+}
+
+/// The terminal summary: every metric with its interval, the curve, tags, and the comparison.
+fn print_summary(report: &Report) {
+    let s = &report.summary;
     println!(
-        "  retrieval         hit@1 {:.3}  hit@5 {:.3}  MRR {:.3}",
-        report.hit_at_1, report.hit_at_5, report.mrr
+        "{} ({}, threshold {:.3}, {} cases)",
+        report.set, report.mode, report.threshold, s.cases
+    );
+    println!("  resolution        {}", s.resolution_rate_ci);
+    println!("  false resolution  {}", s.false_resolution_rate_ci);
+    println!("  clarify           {}", s.clarify_rate_ci);
+    let partial: Vec<String> = s
+        .partial_handling
+        .iter()
+        .map(|(decision, n)| format!("{} {n}", decision_name(*decision)))
+        .collect();
+    println!(
+        "  partial answered  {}{}",
+        s.partial_answered_rate_ci,
+        if partial.is_empty() {
+            String::new()
+        } else {
+            format!("  handled as: {}", partial.join(", "))
+        }
+    );
+    println!("  handoff precision {}", s.handoff_precision_ci);
+    println!("  handoff recall    {}", s.handoff_recall_ci);
+    println!(
+        "  retrieval         hit@1 {:.3}  hit@5 {:.3}  MRR {:.3}  ({} cases with gold articles)",
+        s.hit_at_1, s.hit_at_5, s.mrr, s.retrieval_cases
+    );
+    println!(
+        "  answer overlap    token F1 {:.3}  ROUGE-L {:.3}  ({} answered cases with a reference)",
+        s.answer_token_f1, s.answer_rouge_l, s.answer_overlap_cases
     );
     println!(
         "  latency           p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
-        report.latency_ms.p50, report.latency_ms.p95, report.latency_ms.p99
+        s.latency_ms.p50, s.latency_ms.p95, s.latency_ms.p99
     );
-    let reasons: Vec<String> = report
-        .reasons
-        .iter()
-        .map(|(r, n)| format!("{r} {n}"))
-        .collect();
+    println!(
+        "  tokens/conv.      prompt {:.1}  completion {:.1}  est. cost {:.5} per conversation ({:.4} total)",
+        s.prompt_tokens_per_conversation,
+        s.completion_tokens_per_conversation,
+        s.cost_per_conversation,
+        s.cost_total
+    );
+    let reasons: Vec<String> = s.reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
     println!("  reasons           {}", reasons.join(", "));
+
+    let curve: Vec<String> = report
+        .curve
+        .iter()
+        .filter(|p| {
+            let tenths = p.threshold * 10.0;
+            (tenths - tenths.round()).abs() < 1e-4 && (0.2..=0.8).contains(&p.threshold)
+        })
+        .map(|p| {
+            format!(
+                "{:.1}: {:.0}%/{:.0}%",
+                p.threshold,
+                p.resolution * 100.0,
+                p.false_resolution * 100.0
+            )
+        })
+        .collect();
+    let has_handoff_cases = s.false_resolution_rate_ci.total > 0;
+    println!(
+        "  operating curve   threshold: resolution/false resolution  {}{}",
+        curve.join("  "),
+        if has_handoff_cases {
+            ""
+        } else {
+            "  (no handoff cases: false resolution cannot be measured)"
+        }
+    );
     if let Some(best) = report
         .curve
         .iter()
-        .filter(|p| p.false_resolution <= 0.10)
+        .filter(|p| has_handoff_cases && p.false_resolution <= 0.10)
         .max_by(|a, b| a.resolution.total_cmp(&b.resolution))
     {
         println!(
@@ -245,39 +416,85 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
             best.false_resolution * 100.0
         );
     }
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+
+    if !report.by_tag.is_empty() {
+        println!(
+            "  {:<22} {:>5}  {:<30} {:<30} {:>6}",
+            "by tag", "cases", "resolution", "false resolution", "hit@5"
+        );
+        for (tag, t) in &report.by_tag {
+            let tag: String = tag.chars().take(22).collect();
+            println!(
+                "  {:<22} {:>5}  {:<30} {:<30} {:>6.3}",
+                tag,
+                t.cases,
+                t.resolution_rate_ci.to_string(),
+                t.false_resolution_rate_ci.to_string(),
+                t.hit_at_5
+            );
+        }
     }
 
-    let mut failures = Vec::new();
-    if let Some(min) = args.min_resolution {
-        if report.resolution_rate.value < min {
-            failures.push(format!(
-                "resolution {:.3} < {min}",
-                report.resolution_rate.value
-            ));
+    if let Some(comparison) = &report.comparison {
+        println!("  compared with {}", comparison.baseline);
+        for d in &comparison.deltas {
+            let Some(delta) = d.delta else { continue };
+            if delta.abs() < 1e-12 {
+                continue;
+            }
+            let better = (delta > 0.0) == d.higher_is_better;
+            println!(
+                "    {:<36} {:>10.4} → {:<10.4} {:+.4} {}{}",
+                d.metric,
+                d.baseline.unwrap_or(0.0),
+                d.current,
+                delta,
+                if better { "better" } else { "worse" },
+                if d.within_interval == Some(true) {
+                    " (within the 95% interval)"
+                } else {
+                    ""
+                }
+            );
+        }
+        println!(
+            "    flipped: {} resolved → not resolved, {} not resolved → resolved, {} in all",
+            comparison.resolved_to_unresolved.len(),
+            comparison.unresolved_to_resolved.len(),
+            comparison.flips.len()
+        );
+        for paired in &comparison.paired {
+            if paired.lost + paired.gained > 0 {
+                println!(
+                    "    {}: {} cases dropped out of it, {} came in (McNemar p = {:.3}{})",
+                    paired.metric,
+                    paired.lost,
+                    paired.gained,
+                    paired.p_value,
+                    if paired.p_value < 0.05 {
+                        ""
+                    } else {
+                        ": could be chance"
+                    }
+                );
+            }
+        }
+        for flip in &comparison.flips {
+            let mut question: String = flip.question.chars().take(70).collect();
+            if flip.question.chars().count() > 70 {
+                question.push('…');
+            }
+            println!(
+                "      {} {}: {} → {}  {:?}",
+                if flip.current.correct { "+" } else { "-" },
+                flip.id,
+                flip.baseline,
+                flip.current,
+                question
+            );
+        }
+        if comparison.new_cases > 0 {
+            println!("    {} cases not in the baseline", comparison.new_cases);
         }
     }
-    if let Some(max) = args.max_false_resolution {
-        if report.false_resolution_rate.value > max {
-            failures.push(format!(
-                "false resolution {:.3} > {max}",
-                report.false_resolution_rate.value
-            ));
-        }
-    }
-    if let Some(min) = args.min_clarify {
-        if report.clarify_rate.value < min {
-            failures.push(format!("clarify {:.3} < {min}", report.clarify_rate.value));
-        }
-    }
-    for failure in &failures {
-        eprintln!("gate failed: {failure}");
-    }
-    Ok(if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }

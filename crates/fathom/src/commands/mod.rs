@@ -3,4 +3,5 @@ pub mod bench;
 pub mod eval;
 pub mod ingest;
 pub mod search;
+pub mod serve;
 pub mod status;

@@ -1,0 +1,159 @@
+//! Where conversations live: each workspace's conversations, their messages with the bot's
+//! decisions (reason, confidence, citations, evidence ids), the customers' feedback, and the
+//! **outbox**: events for the helpdesk, written in the same transaction as the change they
+//! report and delivered later by the gateway's worker.
+//!
+//! [`ConversationStore`] is the contract; [`SqliteStore`] is the embedded default (WAL mode,
+//! blocking calls on tokio's blocking pool). The trait speaks in whole changes ([`Change`]) rather
+//! than SQL so that a Postgres backend drops in without touching callers; the shared contract
+//! tests (`tests/contract.rs`) run against every backend available.
+
+mod model;
+mod sqlite;
+
+use async_trait::async_trait;
+use fathom_core::{CustomerAttributes, WorkspaceId};
+
+pub use model::{
+    Applied, Change, ConversationId, ConversationState, DecisionRecord, ListQuery, MessageRole,
+    NewEvent, NewFeedback, NewMessage, OutboxEvent, OutboxStatus, Rating, StoredConversation,
+    StoredMessage, TokenHash, WorkspaceStats,
+};
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("conversation {0} not found")]
+    NotFound(ConversationId),
+    #[error("conversation {id} is {actual}, expected one of {expected:?}")]
+    StateConflict {
+        id: ConversationId,
+        actual: ConversationState,
+        expected: Vec<ConversationState>,
+    },
+    #[error("outbox event {0} not found")]
+    EventNotFound(String),
+    #[error("conversation store at {path} could not be opened: {reason}")]
+    Open { path: String, reason: String },
+    #[error("conversation store operation {operation} failed: {reason}")]
+    Backend {
+        operation: &'static str,
+        reason: String,
+    },
+}
+
+/// Every workspace's conversations. Every read that a tenant can trigger is scoped to a
+/// workspace; ids from another workspace behave exactly like ids that do not exist.
+#[async_trait]
+pub trait ConversationStore: Send + Sync + std::fmt::Debug {
+    async fn create(
+        &self,
+        workspace: &WorkspaceId,
+        customer: CustomerAttributes,
+        token_hash: TokenHash,
+    ) -> Result<StoredConversation, StoreError>;
+
+    /// The conversation if it exists in this workspace.
+    async fn get(
+        &self,
+        workspace: &WorkspaceId,
+        id: ConversationId,
+    ) -> Result<Option<StoredConversation>, StoreError>;
+
+    /// The conversation if `token_hash` is its customer's token.
+    async fn get_for_customer(
+        &self,
+        id: ConversationId,
+        token_hash: &TokenHash,
+    ) -> Result<Option<StoredConversation>, StoreError>;
+
+    /// The transcript, oldest first.
+    async fn messages(&self, id: ConversationId) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Apply a change atomically: messages, state, feedback and outbox events together.
+    async fn apply(
+        &self,
+        workspace: &WorkspaceId,
+        id: ConversationId,
+        change: Change,
+    ) -> Result<Applied, StoreError>;
+
+    /// Newest first.
+    async fn list(
+        &self,
+        workspace: &WorkspaceId,
+        query: ListQuery,
+    ) -> Result<Vec<StoredConversation>, StoreError>;
+
+    async fn stats(&self, workspace: &WorkspaceId) -> Result<WorkspaceStats, StoreError>;
+
+    /// Take up to `limit` pending events due at `now_ms` for delivery: each counts an attempt and
+    /// is hidden from other claims for `lease_ms` (if the deliverer dies, it comes back then).
+    /// A conversation's events go out in order: one waits while an earlier one of the same
+    /// conversation is still pending (delivered or dead ones no longer hold it back).
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// The earliest `next_attempt_at` of pending events, if any.
+    async fn next_due_at(&self) -> Result<Option<i64>, StoreError>;
+
+    async fn mark_delivered(&self, event_id: &str, now_ms: i64) -> Result<(), StoreError>;
+
+    async fn schedule_retry(
+        &self,
+        event_id: &str,
+        next_attempt_at_ms: i64,
+        error: &str,
+    ) -> Result<(), StoreError>;
+
+    async fn mark_dead(&self, event_id: &str, error: &str) -> Result<(), StoreError>;
+
+    /// A workspace's events, oldest first (for operators and tests).
+    async fn outbox(&self, workspace: &WorkspaceId) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// Remember that an endpoint answered 410 Gone: nothing more is sent to it.
+    async fn disable_endpoint(
+        &self,
+        workspace: &WorkspaceId,
+        url: &str,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+
+    async fn endpoint_disabled(
+        &self,
+        workspace: &WorkspaceId,
+        url: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Tie a conversation to its id in another system (`source` = `chatwoot`, external id =
+    /// `<account>:<conversation>`). Returns the conversation already tied to it, if any: the
+    /// first link wins, so two concurrent first messages end up in one conversation.
+    async fn link_external(
+        &self,
+        workspace: &WorkspaceId,
+        source: &str,
+        external_id: &str,
+        id: ConversationId,
+    ) -> Result<ConversationId, StoreError>;
+
+    async fn find_external(
+        &self,
+        workspace: &WorkspaceId,
+        source: &str,
+        external_id: &str,
+    ) -> Result<Option<ConversationId>, StoreError>;
+
+    /// Cheap liveness check of the backend.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,505 @@
+//! The `ConversationStore` contract. Every backend available on the machine runs the same
+//! checks: today SQLite, on disk (WAL) and in memory.
+
+use std::sync::Arc;
+
+use fathom_conversations::{
+    Change, ConversationId, ConversationState, ConversationStore, DecisionRecord, ListQuery,
+    MessageRole, NewEvent, NewFeedback, NewMessage, OutboxStatus, Rating, SqliteStore, StoreError,
+    TokenHash,
+};
+use fathom_core::{CustomerAttributes, DecisionKind, Reason, WorkspaceId};
+use tempfile::TempDir;
+
+struct Backend {
+    name: &'static str,
+    store: Arc<dyn ConversationStore>,
+    _dir: Option<TempDir>,
+}
+
+fn backends() -> Vec<Backend> {
+    let dir = TempDir::new().unwrap();
+    let on_disk = SqliteStore::open(&dir.path().join("nested/conversations.sqlite")).unwrap();
+    vec![
+        Backend {
+            name: "sqlite-file",
+            store: Arc::new(on_disk),
+            _dir: Some(dir),
+        },
+        Backend {
+            name: "sqlite-memory",
+            store: Arc::new(SqliteStore::in_memory().unwrap()),
+            _dir: None,
+        },
+    ]
+}
+
+fn workspace(name: &str) -> WorkspaceId {
+    WorkspaceId::parse(name).unwrap()
+}
+
+fn handoff_decision() -> DecisionRecord {
+    DecisionRecord {
+        kind: DecisionKind::Handoff,
+        reason: Reason::CustomerRequestedHuman,
+        confidence: 0.0,
+        citations: vec![],
+        evidence_ids: vec![],
+        summary: Some("wants a person".into()),
+    }
+}
+
+fn event(kind: &str) -> NewEvent {
+    NewEvent {
+        event_type: kind.into(),
+        payload: serde_json::json!({"type": kind}),
+    }
+}
+
+#[tokio::test]
+async fn a_conversation_is_found_by_its_workspace_and_its_token_only() {
+    for backend in backends() {
+        let store = &backend.store;
+        let acme = workspace("acme");
+        let created = store
+            .create(
+                &acme,
+                CustomerAttributes {
+                    name: Some("Ada".into()),
+                    ..Default::default()
+                },
+                TokenHash::of("secret-token"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(created.state, ConversationState::Bot, "{}", backend.name);
+
+        let found = store.get(&acme, created.id).await.unwrap().unwrap();
+        assert_eq!(found, created, "{}", backend.name);
+        assert!(store
+            .get(&workspace("globex"), created.id)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .get_for_customer(created.id, &TokenHash::of("secret-token"))
+            .await
+            .unwrap()
+            .is_some());
+        assert!(store
+            .get_for_customer(created.id, &TokenHash::of("guess"))
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .get(&acme, ConversationId::random())
+            .await
+            .unwrap()
+            .is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_handoff_writes_messages_state_and_outbox_event_together() {
+    for backend in backends() {
+        let store = &backend.store;
+        let acme = workspace("acme");
+        let conversation = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("t"))
+            .await
+            .unwrap();
+        let applied = store
+            .apply(
+                &acme,
+                conversation.id,
+                Change {
+                    messages: vec![
+                        NewMessage::customer("a person please"),
+                        NewMessage::bot("A person will follow up here.", handoff_decision()),
+                    ],
+                    state: Some(ConversationState::HandedOff),
+                    expect_states: vec![ConversationState::Bot],
+                    handoff_reason: Some(Reason::CustomerRequestedHuman),
+                    events: vec![event("conversation.handoff")],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(applied.conversation.state, ConversationState::HandedOff);
+        assert_eq!(applied.event_ids.len(), 1);
+
+        let messages = store.messages(conversation.id).await.unwrap();
+        assert_eq!(
+            messages.iter().map(|m| m.role).collect::<Vec<_>>(),
+            vec![MessageRole::Customer, MessageRole::Bot],
+            "{}",
+            backend.name
+        );
+        assert_eq!(messages[1].decision, Some(handoff_decision()));
+        assert!(messages[0].seq < messages[1].seq);
+
+        let outbox = store.outbox(&acme).await.unwrap();
+        assert_eq!(outbox.len(), 1);
+        assert_eq!(outbox[0].id, applied.event_ids[0]);
+        assert_eq!(outbox[0].status, OutboxStatus::Pending);
+        assert_eq!(outbox[0].payload["type"], "conversation.handoff");
+
+        let stats = store.stats(&acme).await.unwrap();
+        assert_eq!(stats.handed_off, 1);
+        assert_eq!(stats.handoffs_by_reason["customer_requested_human"], 1);
+    }
+}
+
+#[tokio::test]
+async fn a_change_expecting_another_state_is_refused_and_writes_nothing() {
+    for backend in backends() {
+        let store = &backend.store;
+        let acme = workspace("acme");
+        let conversation = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("t"))
+            .await
+            .unwrap();
+        let error = store
+            .apply(
+                &acme,
+                conversation.id,
+                Change {
+                    messages: vec![NewMessage::agent("hi", None)],
+                    expect_states: vec![ConversationState::Human],
+                    events: vec![event("conversation.message")],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::StateConflict { .. }), "{error}");
+        assert!(store.messages(conversation.id).await.unwrap().is_empty());
+        assert!(store.outbox(&acme).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_change_to_another_workspaces_conversation_is_not_found() {
+    for backend in backends() {
+        let store = &backend.store;
+        let conversation = store
+            .create(
+                &workspace("acme"),
+                CustomerAttributes::default(),
+                TokenHash::of("t"),
+            )
+            .await
+            .unwrap();
+        let error = store
+            .apply(
+                &workspace("globex"),
+                conversation.id,
+                Change {
+                    messages: vec![NewMessage::customer("hello")],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::NotFound(_)), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn the_same_inbound_delivery_applies_once() {
+    for backend in backends() {
+        let store = &backend.store;
+        let acme = workspace("acme");
+        let conversation = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("t"))
+            .await
+            .unwrap();
+        let change = Change {
+            messages: vec![NewMessage::agent("Hi, Dana here", Some("Dana".into()))],
+            state: Some(ConversationState::Human),
+            inbound_delivery: Some(("standard".into(), "msg_1".into())),
+            ..Default::default()
+        };
+        let first = store
+            .apply(&acme, conversation.id, change.clone())
+            .await
+            .unwrap();
+        let second = store.apply(&acme, conversation.id, change).await.unwrap();
+        assert!(!first.duplicate && second.duplicate, "{}", backend.name);
+        assert_eq!(store.messages(conversation.id).await.unwrap().len(), 1);
+    }
+}
+
+async fn conversation_with_events(
+    store: &Arc<dyn ConversationStore>,
+    workspace: &WorkspaceId,
+    kinds: &[&str],
+) -> ConversationId {
+    let conversation = store
+        .create(workspace, CustomerAttributes::default(), TokenHash::of("t"))
+        .await
+        .unwrap();
+    store
+        .apply(
+            workspace,
+            conversation.id,
+            Change {
+                events: kinds.iter().map(|kind| event(kind)).collect(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    conversation.id
+}
+
+#[tokio::test]
+async fn claimed_events_are_leased_retried_and_finally_delivered_or_dead() {
+    for backend in backends() {
+        let store = &backend.store;
+        let acme = workspace("acme");
+        conversation_with_events(store, &acme, &["conversation.handoff"]).await;
+        conversation_with_events(store, &acme, &["conversation.handoff"]).await;
+        let now = fathom_conversations::now_ms();
+
+        let claimed = store.claim_due(now, 60_000, 10).await.unwrap();
+        assert_eq!(claimed.len(), 2, "{}", backend.name);
+        assert!(claimed.iter().all(|e| e.attempts == 1));
+        assert!(
+            store.claim_due(now, 60_000, 10).await.unwrap().is_empty(),
+            "leased events are not claimed twice"
+        );
+        assert_eq!(store.next_due_at().await.unwrap(), Some(now + 60_000));
+
+        store
+            .schedule_retry(&claimed[0].id, now + 5, "http 500")
+            .await
+            .unwrap();
+        store
+            .mark_dead(&claimed[1].id, "endpoint gone")
+            .await
+            .unwrap();
+        let again = store.claim_due(now + 5, 60_000, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            again[0].id, claimed[0].id,
+            "the id is stable across retries"
+        );
+        assert_eq!(again[0].attempts, 2);
+        assert_eq!(again[0].last_error.as_deref(), Some("http 500"));
+
+        store.mark_delivered(&again[0].id, now + 6).await.unwrap();
+        let outbox = store.outbox(&acme).await.unwrap();
+        let statuses: Vec<_> = outbox.iter().map(|e| e.status).collect();
+        assert_eq!(statuses, vec![OutboxStatus::Delivered, OutboxStatus::Dead]);
+        assert_eq!(store.next_due_at().await.unwrap(), None);
+        assert!(store.mark_delivered("msg_missing", now).await.is_err());
+    }
+}
+
+#[tokio::test]
+async fn a_conversations_events_are_claimed_in_order_one_at_a_time() {
+    for backend in backends() {
+        let store = &backend.store;
+        let acme = workspace("acme");
+        conversation_with_events(
+            store,
+            &acme,
+            &[
+                "conversation.handoff",
+                "conversation.message",
+                "conversation.resolved",
+            ],
+        )
+        .await;
+        let now = fathom_conversations::now_ms();
+
+        let first = store.claim_due(now, 60_000, 10).await.unwrap();
+        assert_eq!(first.len(), 1, "{}", backend.name);
+        assert_eq!(first[0].event_type, "conversation.handoff");
+        store
+            .schedule_retry(&first[0].id, now, "http 503")
+            .await
+            .unwrap();
+        let retried = store.claim_due(now, 60_000, 10).await.unwrap();
+        assert_eq!(
+            retried.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+            vec![first[0].id.clone()],
+            "a later event waits while an earlier one is retried"
+        );
+        store.mark_dead(&retried[0].id, "gave up").await.unwrap();
+        let second = store.claim_due(now, 60_000, 10).await.unwrap();
+        assert_eq!(second[0].event_type, "conversation.message");
+        store.mark_delivered(&second[0].id, now).await.unwrap();
+        let third = store.claim_due(now, 60_000, 10).await.unwrap();
+        assert_eq!(third[0].event_type, "conversation.resolved");
+    }
+}
+
+#[tokio::test]
+async fn feedback_and_resolution_feed_the_stats() {
+    for backend in backends() {
+        let store = &backend.store;
+        let acme = workspace("acme");
+        let resolved = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("a"))
+            .await
+            .unwrap();
+        store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("b"))
+            .await
+            .unwrap();
+        store
+            .create(
+                &workspace("globex"),
+                CustomerAttributes::default(),
+                TokenHash::of("c"),
+            )
+            .await
+            .unwrap();
+        store
+            .apply(
+                &acme,
+                resolved.id,
+                Change {
+                    state: Some(ConversationState::Resolved),
+                    feedback: Some(NewFeedback {
+                        message_seq: None,
+                        rating: Some(Rating::Up),
+                        comment: Some("thanks".into()),
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let stats = store.stats(&acme).await.unwrap();
+        assert_eq!(stats.conversations, 2, "{}", backend.name);
+        assert_eq!(stats.resolved_by_bot, 1);
+        assert!((stats.resolution_rate - 0.5).abs() < 1e-9);
+        assert_eq!(stats.feedback_up, 1);
+        assert_eq!(stats.by_state["resolved"], 1);
+
+        let listed = store
+            .list(
+                &acme,
+                ListQuery {
+                    state: Some(ConversationState::Resolved),
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].id, resolved.id);
+        let all = store
+            .list(
+                &acme,
+                ListQuery {
+                    state: None,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            all.len(),
+            2,
+            "the other workspace's conversation is not listed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_endpoint_stays_disabled_for_its_workspace_only() {
+    for backend in backends() {
+        let store = &backend.store;
+        let url = "https://helpdesk.example/hooks";
+        store
+            .disable_endpoint(&workspace("acme"), url, "410 gone")
+            .await
+            .unwrap();
+        assert!(store
+            .endpoint_disabled(&workspace("acme"), url)
+            .await
+            .unwrap());
+        assert!(!store
+            .endpoint_disabled(&workspace("globex"), url)
+            .await
+            .unwrap());
+        store.ping().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn everything_survives_reopening_the_file() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("conversations.sqlite");
+    let acme = workspace("acme");
+    let id = {
+        let store = SqliteStore::open(&path).unwrap();
+        let conversation = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("t"))
+            .await
+            .unwrap();
+        store
+            .apply(
+                &acme,
+                conversation.id,
+                Change {
+                    messages: vec![NewMessage::customer("hello")],
+                    events: vec![event("conversation.message")],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        conversation.id
+    };
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.messages(id).await.unwrap()[0].text, "hello");
+    assert_eq!(store.outbox(&acme).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_external_conversation_links_to_one_conversation_per_workspace() {
+    for backend in backends() {
+        let store = &backend.store;
+        let acme = workspace("acme");
+        let first = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("a"))
+            .await
+            .unwrap();
+        let second = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("b"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.find_external(&acme, "chatwoot", "1:7").await.unwrap(),
+            None
+        );
+
+        let linked = store
+            .link_external(&acme, "chatwoot", "1:7", first.id)
+            .await
+            .unwrap();
+        let raced = store
+            .link_external(&acme, "chatwoot", "1:7", second.id)
+            .await
+            .unwrap();
+
+        assert_eq!((linked, raced), (first.id, first.id), "{}", backend.name);
+        assert_eq!(
+            store.find_external(&acme, "chatwoot", "1:7").await.unwrap(),
+            Some(first.id)
+        );
+        assert_eq!(
+            store
+                .find_external(&workspace("globex"), "chatwoot", "1:7")
+                .await
+                .unwrap(),
+            None
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! `fathom serve`: the gateway (customer chat API, helpdesk handoff, admin API) on `--addr`,
+//! answering with the same engine as `fathom ask` and keeping conversations in SQLite under the
+//! data folder.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use fathom_conversations::{ConversationStore, SqliteStore};
+use fathom_core::WorkspaceId;
+use fathom_gateway::{
+    Application, Dependencies, GatewayConfig, Knowledge, WebhookEndpoint, WebhookSecret,
+    WorkspaceConfig,
+};
+
+use crate::backends::Backends;
+use crate::settings::Settings;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FATHOM_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Gateway config file (TOML): workspaces with their keys, secrets and helpdesk endpoint,
+    /// limits, outbox. See docs/gateway.md.
+    #[arg(long, env = "FATHOM_GATEWAY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// SQLite file for conversations (default: <data-dir>/conversations.sqlite).
+    #[arg(long, env = "FATHOM_DATABASE")]
+    pub database: Option<PathBuf>,
+    /// A workspace configured by flags (in addition to, or replacing, the file's).
+    #[arg(long, short, env = "FATHOM_WORKSPACE", default_value = "default")]
+    pub workspace: WorkspaceId,
+    /// Admin API key of that workspace (at least 16 characters; never logged).
+    #[arg(long, env = "FATHOM_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// Helpdesk webhook endpoint for that workspace's conversation events.
+    #[arg(long, env = "FATHOM_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// Signing secrets (`whsec_…`) for outbound webhooks, current first; comma-separated.
+    #[arg(
+        long,
+        env = "FATHOM_WEBHOOK_SECRETS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub webhook_secret: Vec<String>,
+    /// Secret (`whsec_…`) the helpdesk signs inbound events with.
+    #[arg(long, env = "FATHOM_INBOUND_SECRET", hide_env_values = true)]
+    pub inbound_secret: Option<String>,
+    /// Browser origins allowed to call the customer API (CORS); repeat or comma-separate.
+    #[arg(long, env = "FATHOM_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origin: Vec<String>,
+    /// Help-center folder that the admin API's knowledge sync ingests.
+    #[arg(long, env = "FATHOM_KNOWLEDGE_DIR")]
+    pub knowledge_dir: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    fn config(&self) -> anyhow::Result<GatewayConfig> {
+        let mut config = match &self.config {
+            Some(path) => GatewayConfig::from_toml_file(path)?,
+            None => GatewayConfig::default(),
+        };
+        config.addr = self.addr;
+        if let Some(admin_key) = &self.admin_key {
+            let mut workspace = WorkspaceConfig::new(admin_key.clone());
+            workspace.allowed_origins = self.allowed_origin.clone();
+            workspace.knowledge_dir = self.knowledge_dir.clone();
+            workspace.inbound_secret = self
+                .inbound_secret
+                .as_deref()
+                .map(WebhookSecret::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--inbound-secret: {e}"))?;
+            if let Some(url) = &self.webhook_url {
+                let secrets = self
+                    .webhook_secret
+                    .iter()
+                    .map(|s| WebhookSecret::parse(s))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| anyhow::anyhow!("--webhook-secret: {e}"))?;
+                workspace.webhook = Some(WebhookEndpoint {
+                    url: url.clone(),
+                    secrets,
+                });
+            }
+            config.workspaces.insert(self.workspace.clone(), workspace);
+        }
+        anyhow::ensure!(
+            !config.workspaces.is_empty(),
+            "no workspace configured: pass --config <file> or --admin-key <key>"
+        );
+        config.validate().map_err(|e| anyhow::anyhow!(e))?;
+        Ok(config)
+    }
+}
+
+pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config()?;
+    let backends = Backends::open(settings).await?;
+    let engine = Arc::new(backends.answer_engine(settings)?);
+    let database = args
+        .database
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join("conversations.sqlite"));
+    let store: Arc<dyn ConversationStore> = Arc::new(
+        SqliteStore::open(&database)
+            .with_context(|| format!("opening the conversation store {}", database.display()))?,
+    );
+    let workspaces: Vec<String> = config.workspaces.keys().map(|w| w.to_string()).collect();
+    let application = Application::build(
+        config,
+        Dependencies {
+            engine,
+            store,
+            knowledge: Some(Knowledge {
+                backends: backends.sync.clone(),
+                data_dir: settings.data_dir.clone(),
+            }),
+        },
+    )
+    .await
+    .with_context(|| format!("listening on {}", args.addr))?;
+    eprintln!(
+        "fathom gateway listening on http://{} (workspaces: {}; conversations in {})",
+        application.address(),
+        workspaces.join(", "),
+        database.display()
+    );
+    application
+        .run_until_stopped(fathom_gateway::startup::shutdown_signal())
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,324 @@
+//! The gateway's settings: the listener, limits, the outbox worker, and every workspace's keys,
+//! secrets and helpdesk endpoint. Read from a TOML file (see `docs/gateway.md`);
+//! every value has a default that works on a laptop.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fathom_core::WorkspaceId;
+use serde::Deserialize;
+
+use crate::signing::WebhookSecret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading gateway config {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("gateway config {path} is invalid: {reason}")]
+    Invalid { path: String, reason: String },
+}
+
+/// A secret string that never shows in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    #[serde(default = "default_addr")]
+    pub addr: SocketAddr,
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+    #[serde(default)]
+    pub outbox: OutboxConfig,
+    /// How long graceful shutdown waits for requests and deliveries in flight.
+    #[serde(default = "default_shutdown_grace", with = "seconds")]
+    pub shutdown_grace: Duration,
+    #[serde(default)]
+    pub workspaces: BTreeMap<WorkspaceId, WorkspaceConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// Messages a customer token may send per minute.
+    pub customer_per_minute: u32,
+    /// Requests (all customers, all routes) a workspace may make per second.
+    pub workspace_per_second: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            customer_per_minute: 30,
+            workspace_per_second: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Delay before the first retry; doubled on every failure (with jitter).
+    #[serde(with = "seconds")]
+    pub initial_backoff: Duration,
+    #[serde(with = "seconds")]
+    pub max_backoff: Duration,
+    /// An event still undelivered this long after it was written goes to the dead letters.
+    #[serde(with = "seconds")]
+    pub give_up_after: Duration,
+    /// How long one delivery attempt may take.
+    #[serde(with = "seconds")]
+    pub request_timeout: Duration,
+    /// A claimed event comes back after this long if its delivery never finished (crash).
+    #[serde(with = "seconds")]
+    pub lease: Duration,
+    /// How often the worker looks for due events when nothing wakes it.
+    #[serde(with = "seconds")]
+    pub poll_interval: Duration,
+    pub concurrency: usize,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            initial_backoff: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(3600),
+            give_up_after: Duration::from_secs(24 * 3600),
+            request_timeout: Duration::from_secs(15),
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+            concurrency: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceConfig {
+    /// `Authorization: Bearer <key>` for the admin API.
+    pub admin_key: Secret,
+    /// Where conversation events are delivered (Standard Webhooks).
+    #[serde(default)]
+    pub webhook: Option<WebhookEndpoint>,
+    /// Secret the helpdesk signs inbound events with (`whsec_…`).
+    #[serde(default)]
+    pub inbound_secret: Option<WebhookSecret>,
+    /// Browser origins allowed to call the customer API (CORS), e.g. `https://acme.example`.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Help-center folder that `POST /v1/admin/knowledge/sync` ingests.
+    #[serde(default)]
+    pub knowledge_dir: Option<PathBuf>,
+    /// Redact e-mail addresses, phone numbers and the like from transcripts sent to the helpdesk.
+    #[serde(default = "yes")]
+    pub redact_pii_in_webhooks: bool,
+    /// Chatwoot Agent Bot: Fathom answers Chatwoot conversations in this account.
+    #[serde(default)]
+    pub chatwoot: Option<ChatwootConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatwootConfig {
+    /// e.g. `https://chatwoot.example` (no trailing `/api`).
+    pub base_url: String,
+    pub account_id: u64,
+    /// The agent bot's access token (`api_access_token` header).
+    pub api_access_token: Secret,
+    /// Secret Chatwoot signs its webhooks with (`X-Chatwoot-Signature`).
+    pub webhook_secret: Secret,
+}
+
+impl WorkspaceConfig {
+    /// A workspace with an admin key and nothing else configured.
+    pub fn new(admin_key: impl Into<String>) -> Self {
+        Self {
+            admin_key: Secret::new(admin_key),
+            webhook: None,
+            inbound_secret: None,
+            allowed_origins: vec![],
+            knowledge_dir: None,
+            redact_pii_in_webhooks: true,
+            chatwoot: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEndpoint {
+    pub url: String,
+    /// The current secret first, then older ones still accepted while the receiver rotates:
+    /// every request carries one signature per secret.
+    pub secrets: Vec<WebhookSecret>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_max_body_bytes() -> usize {
+    64 * 1024
+}
+
+fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            addr: default_addr(),
+            max_body_bytes: default_max_body_bytes(),
+            rate_limits: RateLimits::default(),
+            outbox: OutboxConfig::default(),
+            shutdown_grace: default_shutdown_grace(),
+            workspaces: BTreeMap::new(),
+        }
+    }
+}
+
+impl GatewayConfig {
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::from_toml(&text).map_err(|reason| ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let mut keys = std::collections::BTreeSet::new();
+        for (workspace, settings) in &self.workspaces {
+            if settings.admin_key.expose().len() < 16 {
+                return Err(format!(
+                    "workspace {workspace}: admin_key must be at least 16 characters"
+                ));
+            }
+            if !keys.insert(settings.admin_key.expose()) {
+                return Err(format!(
+                    "workspace {workspace}: admin_key is shared with another workspace"
+                ));
+            }
+            if let Some(webhook) = &settings.webhook {
+                if !(webhook.url.starts_with("http://") || webhook.url.starts_with("https://")) {
+                    return Err(format!(
+                        "workspace {workspace}: webhook url {:?} must start with http:// or https://",
+                        webhook.url
+                    ));
+                }
+                if webhook.secrets.is_empty() {
+                    return Err(format!(
+                        "workspace {workspace}: webhook needs at least one secret"
+                    ));
+                }
+            }
+        }
+        let mut chatwoot_accounts = std::collections::BTreeSet::new();
+        for (workspace, settings) in &self.workspaces {
+            if let Some(chatwoot) = &settings.chatwoot {
+                if !chatwoot_accounts
+                    .insert((chatwoot.base_url.trim_end_matches('/'), chatwoot.account_id))
+                {
+                    return Err(format!(
+                        "workspace {workspace}: Chatwoot account {} is already another workspace's",
+                        chatwoot.account_id
+                    ));
+                }
+            }
+        }
+        if self.outbox.concurrency == 0 {
+            return Err("outbox.concurrency must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Durations as (fractional) seconds in the file: `initial_backoff = 0.5`.
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let value = f64::deserialize(deserializer)?;
+        Duration::try_from_secs_f64(value).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minimal_file_gets_the_defaults() {
+        let config = GatewayConfig::from_toml(
+            r#"
+            [workspaces.acme]
+            admin_key = "acme-admin-key-0123456789"
+            inbound_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+            [workspaces.acme.webhook]
+            url = "https://helpdesk.example/hooks"
+            secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+            "#,
+        )
+        .unwrap();
+        let acme = &config.workspaces[&WorkspaceId::parse("acme").unwrap()];
+        assert!(acme.redact_pii_in_webhooks);
+        assert_eq!(config.addr.port(), 8080);
+        assert_eq!(config.outbox.give_up_after, Duration::from_secs(86_400));
+        assert!(
+            !format!("{acme:?}").contains("acme-admin-key"),
+            "secrets never print"
+        );
+    }
+
+    #[test]
+    fn short_or_shared_admin_keys_and_unknown_fields_are_refused() {
+        for bad in [
+            "[workspaces.acme]\nadmin_key = \"short\"",
+            "[workspaces.a]\nadmin_key = \"same-key-0123456789\"\n[workspaces.b]\nadmin_key = \"same-key-0123456789\"",
+            "[workspaces.acme]\nadmin_key = \"acme-admin-key-0123456789\"\ncolour = \"red\"",
+            "[workspaces.Acme]\nadmin_key = \"acme-admin-key-0123456789\"",
+        ] {
+            assert!(GatewayConfig::from_toml(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! The gateway: the HTTP service customers and helpdesks talk to.
+//!
+//! - customer chat API ([`routes::customer`]): conversations, messages answered by the
+//!   [`fathom_answer::AnswerEngine`] (JSON or SSE), transcripts, feedback;
+//! - handoff: when the engine hands off, the conversation becomes `handed_off`, the bot falls
+//!   silent, and `conversation.*` events go to the workspace's helpdesk through the durable
+//!   outbox ([`outbox`]), signed per Standard Webhooks ([`signing`]);
+//! - inbound helpdesk events ([`routes::helpdesk`]): agent replies, resolve, close, return to bot;
+//! - admin API per workspace ([`routes::admin`]); `/healthz`, `/readyz`, `/metrics`,
+//!   `/openapi.json` ([`routes::ops`]).
+//!
+//! [`router`] builds the routes; [`Application`] binds a listener, serves them and runs the
+//! outbox worker, with graceful shutdown.
+
+pub mod chatwoot;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod json;
+pub mod limits;
+pub mod live;
+pub mod outbox;
+pub mod routes;
+pub mod signing;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod views;
+
+pub use config::{
+    ChatwootConfig, GatewayConfig, OutboxConfig, RateLimits, Secret, WebhookEndpoint,
+    WorkspaceConfig,
+};
+pub use routes::router;
+pub use signing::WebhookSecret;
+pub use startup::Application;
+pub use state::{AppState, Dependencies, Knowledge};

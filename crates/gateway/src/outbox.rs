@@ -1,0 +1,342 @@
+//! The outbox worker: delivers the events the store holds to each workspace's webhook endpoint,
+//! signed per Standard Webhooks. Failures are retried with exponential backoff and jitter
+//! (honouring `Retry-After`); an event still undelivered after `give_up_after` goes to the dead
+//! letters; a `410 Gone` disables the endpoint. The `webhook-id` is the event's id on every attempt,
+//! so a receiver that deduplicates by it sees each event once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fathom_conversations::{now_ms, ConversationStore, OutboxEvent};
+use futures::StreamExt;
+use http::StatusCode;
+use rand::Rng;
+use tokio::sync::{watch, Notify};
+
+use crate::config::{ChatwootConfig, GatewayConfig, OutboxConfig, WebhookEndpoint};
+use crate::signing::{signature_header, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use crate::state::AppState;
+use crate::telemetry;
+
+/// Events taken per claim.
+const BATCH: usize = 32;
+
+/// The longest `Retry-After` honoured; a receiver asking for more is retried after this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone)]
+pub struct OutboxWorker {
+    store: Arc<dyn ConversationStore>,
+    config: Arc<GatewayConfig>,
+    wake: Arc<Notify>,
+    http: reqwest::Client,
+    state: AppState,
+}
+
+/// Where an event goes: the workspace's Standard Webhooks endpoint, or its Chatwoot account.
+enum Destination<'a> {
+    Webhook(&'a WebhookEndpoint),
+    Chatwoot(&'a ChatwootConfig),
+}
+
+impl Destination<'_> {
+    fn url(&self) -> &str {
+        match self {
+            Self::Webhook(endpoint) => &endpoint.url,
+            Self::Chatwoot(chatwoot) => &chatwoot.base_url,
+        }
+    }
+}
+
+/// What one attempt came to.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Attempt {
+    Delivered,
+    Gone,
+    Failed {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+impl Attempt {
+    pub(crate) async fn from_response(result: Result<reqwest::Response, reqwest::Error>) -> Self {
+        match result {
+            Ok(response) if response.status().is_success() => Self::Delivered,
+            Ok(response) if response.status() == StatusCode::GONE => Self::Gone,
+            Ok(response) => Self::Failed {
+                error: format!("endpoint answered {}", response.status()),
+                retry_after: retry_after(response.headers()),
+            },
+            Err(error) => Self::Failed {
+                error: format!("request failed: {error}"),
+                retry_after: None,
+            },
+        }
+    }
+
+    /// `None` if delivered, the attempt otherwise.
+    pub(crate) fn failure(self) -> Option<Self> {
+        match self {
+            Self::Delivered => None,
+            other => Some(other),
+        }
+    }
+}
+
+impl OutboxWorker {
+    pub fn new(state: AppState) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(state.config.outbox.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("fathom-gateway/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self {
+            store: Arc::clone(&state.store),
+            config: Arc::clone(&state.config),
+            wake: Arc::clone(&state.outbox_wake),
+            http,
+            state,
+        }
+    }
+
+    /// Deliver until `stop` turns true, then deliver what is due (within the grace period) and
+    /// return.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let delivered_a_full_batch = match self.pass().await {
+                Ok(count) => count == BATCH,
+                Err(error) => {
+                    tracing::error!(%error, "outbox pass failed");
+                    false
+                }
+            };
+            self.state.limiters.forget_idle();
+            if delivered_a_full_batch {
+                continue;
+            }
+            let sleep = self.until_next_due().await;
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        let drain = async {
+            while let Ok(count) = self.pass().await {
+                if count == 0 {
+                    break;
+                }
+            }
+        };
+        if tokio::time::timeout(self.config.shutdown_grace, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("outbox drain cut short by the shutdown grace period");
+        }
+    }
+
+    async fn until_next_due(&self) -> Duration {
+        let poll = self.config.outbox.poll_interval;
+        match self.store.next_due_at().await {
+            Ok(Some(due)) => Duration::from_millis((due - now_ms()).max(0) as u64).min(poll),
+            _ => poll,
+        }
+    }
+
+    /// Claim what is due and deliver it; returns how many events were attempted.
+    pub async fn pass(&self) -> Result<usize, fathom_conversations::StoreError> {
+        let lease_ms = self.config.outbox.lease.as_millis() as i64;
+        let events = self.store.claim_due(now_ms(), lease_ms, BATCH).await?;
+        let count = events.len();
+        futures::stream::iter(events)
+            .for_each_concurrent(self.config.outbox.concurrency, |event| async move {
+                if let Err(error) = self.deliver(event).await {
+                    tracing::error!(%error, "recording a delivery outcome failed");
+                }
+            })
+            .await;
+        Ok(count)
+    }
+
+    /// One signed Standard Webhooks request; the timestamp and signatures are fresh on every
+    /// attempt, the id and body never change.
+    async fn send_webhook(&self, endpoint: &WebhookEndpoint, event: &OutboxEvent) -> Attempt {
+        let body = event.payload.to_string();
+        let timestamp = now_ms() / 1000;
+        let signature = signature_header(&endpoint.secrets, &event.id, timestamp, body.as_bytes());
+        let sent = self
+            .http
+            .post(&endpoint.url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(HEADER_ID, &event.id)
+            .header(HEADER_TIMESTAMP, timestamp.to_string())
+            .header(HEADER_SIGNATURE, signature)
+            .body(body)
+            .send()
+            .await;
+        Attempt::from_response(sent).await
+    }
+
+    #[tracing::instrument(skip_all, fields(event_id = %event.id, event_type = %event.event_type, workspace = %event.workspace, attempt = event.attempts))]
+    async fn deliver(&self, event: OutboxEvent) -> Result<(), fathom_conversations::StoreError> {
+        let workspace = self.config.workspaces.get(&event.workspace);
+        let destination = if event.event_type == crate::chatwoot::REPLY_EVENT {
+            workspace
+                .and_then(|w| w.chatwoot.as_ref())
+                .map(Destination::Chatwoot)
+        } else {
+            workspace
+                .and_then(|w| w.webhook.as_ref())
+                .map(Destination::Webhook)
+        };
+        let Some(destination) = destination else {
+            return self
+                .store
+                .mark_dead(&event.id, "no destination configured for this event")
+                .await;
+        };
+        let url = destination.url().to_string();
+        if self.store.endpoint_disabled(&event.workspace, &url).await? {
+            metrics::counter!(telemetry::WEBHOOK_FAILURES, "reason" => "endpoint_disabled")
+                .increment(1);
+            return self
+                .store
+                .mark_dead(&event.id, "endpoint disabled after it answered 410 Gone")
+                .await;
+        }
+        let outcome = match destination {
+            Destination::Webhook(endpoint) => self.send_webhook(endpoint, &event).await,
+            Destination::Chatwoot(chatwoot) => {
+                crate::chatwoot::deliver(&self.http, chatwoot, &event.payload).await
+            }
+        };
+        match outcome {
+            Attempt::Delivered => {
+                metrics::counter!(telemetry::WEBHOOK_DELIVERIES, "event_type" => event.event_type.clone())
+                    .increment(1);
+                tracing::info!("webhook delivered");
+                self.store.mark_delivered(&event.id, now_ms()).await
+            }
+            Attempt::Gone => {
+                metrics::counter!(telemetry::WEBHOOK_FAILURES, "reason" => "gone").increment(1);
+                tracing::warn!(%url, "endpoint answered 410 Gone; disabling it");
+                self.store
+                    .disable_endpoint(&event.workspace, &url, "410 Gone")
+                    .await?;
+                self.store
+                    .mark_dead(&event.id, "endpoint answered 410 Gone")
+                    .await
+            }
+            Attempt::Failed { error, retry_after } => {
+                metrics::counter!(telemetry::WEBHOOK_FAILURES, "reason" => "retryable")
+                    .increment(1);
+                let delay = next_delay(&self.config.outbox, event.attempts, retry_after);
+                let next_attempt_at = now_ms() + delay.as_millis() as i64;
+                let give_up_at =
+                    event.created_at_ms + self.config.outbox.give_up_after.as_millis() as i64;
+                if next_attempt_at > give_up_at {
+                    metrics::counter!(telemetry::WEBHOOK_FAILURES, "reason" => "dead_letter")
+                        .increment(1);
+                    tracing::warn!(%error, "webhook undeliverable; moved to the dead letters");
+                    return self
+                        .store
+                        .mark_dead(&event.id, &format!("gave up: {error}"))
+                        .await;
+                }
+                tracing::info!(%error, retry_in_ms = delay.as_millis() as u64, "webhook delivery failed; will retry");
+                self.store
+                    .schedule_retry(&event.id, next_attempt_at, &error)
+                    .await
+            }
+        }
+    }
+}
+
+/// Exponential backoff with jitter: attempt n waits a random time between half and all of
+/// `initial × 2^(n-1)` (capped), or at least what `Retry-After` asked for (up to an hour).
+fn next_delay(config: &OutboxConfig, attempts: u32, retry_after: Option<Duration>) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(30);
+    let full = config
+        .initial_backoff
+        .saturating_mul(1u32 << exponent)
+        .min(config.max_backoff);
+    let jittered = full.mul_f64(rand::rng().random_range(0.5..=1.0));
+    match retry_after {
+        Some(asked) => jittered.max(asked.min(MAX_RETRY_AFTER)),
+        None => jittered,
+    }
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(
+        date.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_with_jitter_and_a_cap() {
+        let config = OutboxConfig {
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            ..OutboxConfig::default()
+        };
+        for attempt in 1..=10u32 {
+            let full = Duration::from_secs(1u64 << (attempt - 1)).min(Duration::from_secs(60));
+            let delay = next_delay(&config, attempt, None);
+            assert!(
+                delay >= full / 2 && delay <= full,
+                "attempt {attempt}: {delay:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_but_capped() {
+        let config = OutboxConfig {
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_secs(30),
+            ..OutboxConfig::default()
+        };
+        let delay = next_delay(&config, 1, Some(Duration::from_secs(7)));
+        assert_eq!(delay, Duration::from_secs(7));
+        let delay = next_delay(&config, 1, Some(Duration::from_secs(7200)));
+        assert_eq!(delay, MAX_RETRY_AFTER);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, "12".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(12)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
+        headers.insert(
+            http::header::RETRY_AFTER,
+            httpdate::fmt_http_date(later).parse().unwrap(),
+        );
+        let parsed = retry_after(&headers).unwrap();
+        assert!(parsed > Duration::from_secs(100) && parsed <= Duration::from_secs(120));
+        headers.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+}

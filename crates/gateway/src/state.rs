@@ -1,0 +1,104 @@
+//! What every handler can reach: the store, the answer engine, the workspaces' settings, the
+//! limiters, the live hub and a way to wake the outbox worker.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use fathom_answer::AnswerEngine;
+use fathom_conversations::ConversationStore;
+use fathom_core::WorkspaceId;
+use fathom_ingest::sync::SyncBackends;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::{Mutex, Notify};
+
+use crate::config::{GatewayConfig, WorkspaceConfig};
+use crate::limits::Limiters;
+use crate::live::LiveHub;
+
+/// Where `POST /v1/admin/knowledge/sync` writes: the vector store and embedders, and the data
+/// folder holding each workspace's sync manifest (`<data_dir>/workspaces/<w>/manifest.json`,
+/// the same place `fathom ingest` uses).
+#[derive(Clone)]
+pub struct Knowledge {
+    pub backends: SyncBackends,
+    pub data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for Knowledge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Knowledge")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The components the gateway is built from; the caller chooses the backends.
+#[derive(Debug, Clone)]
+pub struct Dependencies {
+    pub engine: Arc<AnswerEngine>,
+    pub store: Arc<dyn ConversationStore>,
+    pub knowledge: Option<Knowledge>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub store: Arc<dyn ConversationStore>,
+    pub engine: Arc<AnswerEngine>,
+    pub config: Arc<GatewayConfig>,
+    pub knowledge: Option<Knowledge>,
+    pub limiters: Limiters,
+    pub live: LiveHub,
+    pub outbox_wake: Arc<Notify>,
+    pub metrics: PrometheusHandle,
+    /// One knowledge sync at a time.
+    pub sync_lock: Mutex<()>,
+    /// blake3(admin key) → workspace: keys are compared by hash, never as plain strings.
+    admin_keys: HashMap<blake3::Hash, WorkspaceId>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: GatewayConfig, dependencies: Dependencies) -> Self {
+        let admin_keys = config
+            .workspaces
+            .iter()
+            .map(|(workspace, settings)| {
+                (
+                    blake3::hash(settings.admin_key.expose().as_bytes()),
+                    workspace.clone(),
+                )
+            })
+            .collect();
+        Self(Arc::new(Inner {
+            store: dependencies.store,
+            engine: dependencies.engine,
+            knowledge: dependencies.knowledge,
+            limiters: Limiters::new(&config.rate_limits),
+            config: Arc::new(config),
+            live: LiveHub::default(),
+            outbox_wake: Arc::new(Notify::new()),
+            metrics: crate::telemetry::metrics_handle(),
+            sync_lock: Mutex::new(()),
+            admin_keys,
+        }))
+    }
+
+    pub fn workspace(&self, workspace: &WorkspaceId) -> Option<&WorkspaceConfig> {
+        self.config.workspaces.get(workspace)
+    }
+
+    /// The workspace whose admin key this is.
+    pub fn workspace_for_admin_key(&self, key: &str) -> Option<&WorkspaceId> {
+        self.admin_keys.get(&blake3::hash(key.as_bytes()))
+    }
+}

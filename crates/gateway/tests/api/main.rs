@@ -1,0 +1,13 @@
+//! The gateway over real HTTP on loopback: real answer engine (extractive, BM25), real SQLite,
+//! real webhook receiver. One binary, a module per feature.
+
+mod admin;
+mod chat;
+mod chatwoot;
+mod errors;
+mod handoff;
+mod helpers;
+mod inbound;
+mod isolation;
+mod ops;
+mod restart;

@@ -1,0 +1,180 @@
+//! Health, readiness, metrics, the OpenAPI document, CORS and graceful shutdown.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, Options};
+
+#[tokio::test]
+async fn health_readiness_metrics_and_openapi_are_served() {
+    let app = spawn_app(Options::default()).await;
+    let conversation = app.create_conversation("acme").await;
+    app.send(&conversation, "I want a human").await;
+
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(
+            app.client.get(app.url(path)).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "fathom_http_requests_total",
+        "fathom_http_request_duration_seconds_bucket",
+        "route=\"/v1/conversations/{id}/messages\"",
+        "fathom_decisions_total",
+        "fathom_handoffs_total{reason=\"customer_requested_human\"}",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "{expected} missing from:\n{metrics}"
+        );
+    }
+    let openapi: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/v1/conversations",
+        "/v1/conversations/{id}/messages",
+        "/v1/helpdesk/{adapter}/events",
+        "/v1/admin/stats",
+    ] {
+        assert!(
+            openapi["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+}
+
+#[tokio::test]
+async fn browsers_from_an_allowed_origin_may_call_the_customer_api_and_others_may_not() {
+    let app = spawn_app(Options::default()).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/v1/conversations"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+
+    let allowed = preflight("https://acme.example").await.unwrap();
+    let refused = preflight("https://evil.example").await.unwrap();
+
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap()),
+        Some("https://acme.example")
+    );
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_the_request_in_flight_finish() {
+    let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());
+    let knowledge = std::sync::Arc::new(crate::helpers::knowledge(&dir).await);
+    let store: std::sync::Arc<dyn fathom_conversations::ConversationStore> = std::sync::Arc::new(
+        fathom_conversations::SqliteStore::open(&dir.path().join("c.sqlite")).unwrap(),
+    );
+    let mut config = fathom_gateway::GatewayConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    config.workspaces.insert(
+        fathom_core::WorkspaceId::parse("acme").unwrap(),
+        fathom_gateway::WorkspaceConfig::new("acme-admin-key-0123456789"),
+    );
+    let application = fathom_gateway::Application::build(
+        config,
+        fathom_gateway::Dependencies {
+            engine: knowledge.engine.clone(),
+            store,
+            knowledge: None,
+        },
+    )
+    .await
+    .unwrap();
+    let address = application.address();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("http://{address}/v1/conversations"))
+        .json(&serde_json::json!({"workspace": "acme"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // A request whose body arrives in two halves, the second only after shutdown has begun.
+    let (chunks, pending_chunks) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(2);
+    let body = futures::stream::unfold(pending_chunks, |mut pending| async move {
+        pending.recv().await.map(|chunk| (chunk, pending))
+    });
+    chunks
+        .send(Ok(r#"{"text": "How do I reset"#.into()))
+        .await
+        .unwrap();
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .post(format!(
+                    "http://{address}/v1/conversations/{}/messages",
+                    created["conversation_id"].as_str().unwrap()
+                ))
+                .bearer_auth(created["customer_token"].as_str().unwrap())
+                .header("content-type", "application/json")
+                .body(reqwest::Body::wrap_stream(body))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    chunks.send(Ok(r#" my password?"}"#.into())).await.unwrap();
+    drop(chunks);
+
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stops within the grace period")
+        .unwrap()
+        .unwrap();
+    assert!(
+        client
+            .get(format!("http://{address}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "nothing listens any more"
+    );
+}
