@@ -13,22 +13,28 @@ cd "$(dirname "$0")/.."
 
 scripts/fetch-model.sh
 
-# The llama-server binary and model: the fallback test starts (and kills) a server of its own.
-scripts/llama-server.sh build
-eval "$(scripts/llama-server.sh paths)"
-export FATHOM_TEST_LLAMA_SERVER_BIN="${FATHOM_TEST_LLAMA_SERVER_BIN:-$BIN}"
-export FATHOM_TEST_LLAMA_MODEL="${FATHOM_TEST_LLAMA_MODEL:-$MODEL}"
+if [[ "${FATHOM_TEST_LLM:-on}" == off ]]; then
+  # Only .ci/run's safety valve sets this (see there): the LLM end-to-end tests print "skipped".
+  echo "!! FATHOM_TEST_LLM=off: no llama-server, the LLM end-to-end tests will be skipped"
+  unset FATHOM_TEST_LLM_BASE_URL
+else
+  # The llama-server binary and model: the fallback test starts (and kills) a server of its own.
+  scripts/llama-server.sh build
+  eval "$(scripts/llama-server.sh paths)"
+  export FATHOM_TEST_LLAMA_SERVER_BIN="${FATHOM_TEST_LLAMA_SERVER_BIN:-$BIN}"
+  export FATHOM_TEST_LLAMA_MODEL="${FATHOM_TEST_LLAMA_MODEL:-$MODEL}"
 
-if [[ -z "${FATHOM_TEST_LLM_BASE_URL:-}" ]]; then
-  # A free port unless one is asked for: several test runs may share the machine.
-  free_port='import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-  port="${FATHOM_TEST_LLM_PORT:-$(python3 -c "$free_port")}"
-  trap 'scripts/llama-server.sh stop "$port"' EXIT
-  trap 'exit 130' INT TERM
-  scripts/llama-server.sh start "$port"
-  export FATHOM_TEST_LLM_BASE_URL="http://127.0.0.1:$port/v1"
-  export FATHOM_TEST_LLM_MODEL=smollm2
-  unset FATHOM_TEST_LLM_API_KEY
+  if [[ -z "${FATHOM_TEST_LLM_BASE_URL:-}" ]]; then
+    # A free port unless one is asked for: several test runs may share the machine.
+    free_port='import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    port="${FATHOM_TEST_LLM_PORT:-$(python3 -c "$free_port")}"
+    trap 'scripts/llama-server.sh stop "$port"' EXIT
+    trap 'exit 130' INT TERM
+    scripts/llama-server.sh start "$port"
+    export FATHOM_TEST_LLM_BASE_URL="http://127.0.0.1:$port/v1"
+    export FATHOM_TEST_LLM_MODEL=smollm2
+    unset FATHOM_TEST_LLM_API_KEY
+  fi
 fi
 
 cargo test --workspace --locked "$@"
