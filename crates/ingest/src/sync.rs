@@ -2,7 +2,7 @@
 //! chunk → embed → store. Unchanged files cost a read and a hash; changed articles have their
 //! old chunks replaced; articles gone from the source are deleted.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -173,6 +173,15 @@ pub async fn sync_folder(
         .into_iter()
         .collect();
 
+    // Articles that may have chunks in the store now; the others need no delete before their
+    // first upsert (a delete is a filtered scan, and most of a first sync is new articles).
+    let maybe_stored: HashSet<ArticleId> = manifest
+        .articles
+        .keys()
+        .chain(manifest.in_flight.iter())
+        .cloned()
+        .collect();
+
     // Journal first: every article this run may touch is listed as in flight before the store
     // changes, and stays listed until a flush has made its new state durable. A run killed at
     // any point leaves a manifest from which the next run converges.
@@ -198,6 +207,7 @@ pub async fn sync_folder(
     let mut checkpoint = Checkpoint {
         last: Instant::now(),
         done: gone,
+        maybe_stored,
     };
     let planned_chunks = index_articles(
         plan.to_index,
@@ -337,10 +347,17 @@ async fn write_batch(
         .collect();
     let written = points.len();
 
-    backends
-        .store
-        .delete_articles(&options.workspace, &ids)
-        .await?;
+    let stale: Vec<ArticleId> = ids
+        .iter()
+        .filter(|id| checkpoint.maybe_stored.contains(*id))
+        .cloned()
+        .collect();
+    if !stale.is_empty() {
+        backends
+            .store
+            .delete_articles(&options.workspace, &stale)
+            .await?;
+    }
     backends.store.upsert(points).await?;
 
     for (scanned, chunks) in batch {
@@ -372,6 +389,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 struct Checkpoint {
     last: Instant,
     done: Vec<ArticleId>,
+    /// Articles that had (or may have had) chunks in the store when the run began.
+    maybe_stored: HashSet<ArticleId>,
 }
 
 impl Checkpoint {

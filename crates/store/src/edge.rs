@@ -10,10 +10,10 @@ use fathom_core::{
 };
 use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
-    Condition, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
+    Condition, CreateIndex, Distance, EdgeConfig, EdgeShard, FieldIndexOperations, EdgeSparseVectorParams, EdgeVectorParams,
     FieldCondition, Filter, Fusion, JsonPath, Match, Modifier, NamedQuery, PointId,
     PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest,
-    ScoredPoint, ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, ValueVariants, Vector,
+    PayloadFieldSchema, PayloadSchemaType, ScoredPoint, ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, ValueVariants, Vector,
     VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
 
@@ -113,6 +113,7 @@ impl EdgeStore {
         } else {
             EdgeShard::new(dir, edge_config).map_err(|e| open_error(e.to_string()))?
         };
+        ensure_keyword_indexes(&shard).map_err(open_error)?;
         Ok(Self {
             shard: Arc::new(shard),
             write_lock: Arc::default(),
@@ -175,6 +176,33 @@ impl EdgeStore {
             reason: e.to_string(),
         })
     }
+}
+
+/// Payload fields every query or delete filters on. Without a keyword index on them the engine
+/// checks the filter by reading each candidate's payload: at 10k chunks that made a filtered dense
+/// search ~50 ms instead of a few.
+const KEYWORD_FIELDS: [&str; 3] = ["workspace", "locale", "article_id"];
+
+/// Create the keyword indexes that are missing (a no-op on an index that has them).
+fn ensure_keyword_indexes(shard: &EdgeShard) -> Result<(), String> {
+    let existing = shard.info().payload_schema;
+    for field in KEYWORD_FIELDS {
+        let key: JsonPath = field
+            .parse()
+            .unwrap_or_else(|_| unreachable!("static field name"));
+        if existing.contains_key(&key) {
+            continue;
+        }
+        shard
+            .update(UpdateOperation::FieldIndexOperation(
+                FieldIndexOperations::CreateIndex(CreateIndex {
+                    field_name: key,
+                    field_schema: Some(PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword)),
+                }),
+            ))
+            .map_err(|e| format!("cannot index the payload field {field}: {e}"))?;
+    }
+    Ok(())
 }
 
 fn keyword_condition(field: &str, value: &str) -> Condition {

@@ -158,8 +158,9 @@ fn generate_corpus(base: &[BaseArticle], count: usize, dir: &Path) -> anyhow::Re
             .map(|k| vocabulary[(i * 7919 + k * 104_729) % vocabulary.len().max(1)])
             .collect();
         let text = format!(
-            "---\nid: \"bench-{i}\"\ntitle: \"{} ({i})\"\n---\n\nVariant {i}: {}.\n{}\n",
-            article.title.replace('"', "'"),
+            // Single-quoted YAML: no escapes except '' for a quote, whatever the title holds.
+            "---\nid: \"bench-{i}\"\ntitle: '{} ({i})'\n---\n\nVariant {i}: {}.\n{}\n",
+            article.title.replace('\'', "''"),
             extra.join(" "),
             article.body
         );
