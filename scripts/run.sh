@@ -1,26 +1,43 @@
 #!/usr/bin/env bash
 # Set up and run Fathom on the embedded defaults: fetch the embedding model if missing, build,
-# ingest the sample help center in knowledge/, and run a first search.
+# ingest the sample help center in knowledge/, ask one question, then serve the chat API, the
+# demo page with the chat widget, and the support-lead console on http://127.0.0.1:8080.
+#
+#   scripts/run.sh [ADDR]      # default 127.0.0.1:8080
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+addr="${1:-127.0.0.1:8080}"
 scripts/fetch-model.sh
-echo "==> building fathom (release; the first build takes several minutes)"
+echo "==> building fathom (release; the first build takes a while on few cores)"
 cargo build --release --locked -p fathom
 FATHOM=target/release/fathom
+export FATHOM_DATA_DIR="${FATHOM_DATA_DIR:-data}"
 
-echo "==> ingesting knowledge/ into workspace 'default'"
+echo "==> ingesting knowledge/ into workspace 'default' (only changed articles are re-embedded)"
 "$FATHOM" ingest knowledge/
 
-question="${1:-How do I get a refund on an annual plan?}"
-echo "==> fathom search \"$question\""
-"$FATHOM" search "$question" --limit 3
+question="How do I get a refund on an annual plan?"
+echo "==> fathom ask \"$question\""
+"$FATHOM" ask "$question"
 
-cat <<'MSG'
+# A local admin key for the console, kept beside the data so it survives restarts.
+key_file="$FATHOM_DATA_DIR/admin-key"
+if [[ ! -s "$key_file" ]]; then
+  python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$key_file"
+  chmod 600 "$key_file"
+fi
+admin_key="$(cat "$key_file")"
 
-Fathom is ready. Try:
-  target/release/fathom search "why am I getting error 429?"
-  target/release/fathom search "set up two-factor authentication" --json
-  target/release/fathom ingest knowledge/        # edit an article first: only it is re-indexed
-  target/release/fathom --help
+cat <<MSG
+
+Fathom is serving on http://$addr (Ctrl-C stops it):
+  open http://$addr/          the demo product site: click the chat bubble and ask a question
+  open http://$addr/console   the support-lead console (admin key: $admin_key)
+  curl -s -X POST http://$addr/v1/conversations -H 'content-type: application/json' -d '{}'
+  http://$addr/openapi.json   the chat API;   http://$addr/metrics   Prometheus metrics
+Other commands: $FATHOM --help   (search, ask, eval, status, bench…)
+
 MSG
+exec "$FATHOM" serve --addr "$addr" --knowledge-dir knowledge --admin-key "$admin_key" \
+  --allowed-origin "http://$addr"

@@ -66,11 +66,19 @@ pub fn passage(hit: &SearchHit, query: &str) -> Passage {
         .iter()
         .map(|b| coverage(&query_terms, &term_set(b)))
         .collect();
+    // The first of the best-covering blocks: a section usually states its rule first and its
+    // exceptions after ("Annual plans can be refunded…" before "After 30 days… not refunded").
     let best = scores
         .iter()
         .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i);
+        .fold((0, f32::MIN), |best, (i, &score)| {
+            if score > best.1 {
+                (i, score)
+            } else {
+                best
+            }
+        })
+        .0;
     // Grow around the best block: an intro ending in ':' before, a list after.
     let mut start = best;
     if start > 0 && blocks[start - 1].trim_end().ends_with(':') {

@@ -93,6 +93,7 @@ impl Backends {
                 llm.api_key = settings.llm_api_key.clone();
                 llm.timeout = std::time::Duration::from_secs(settings.llm_timeout_secs);
                 llm.json_mode = settings.llm_json_mode;
+                llm.json_schema = settings.llm_json_schema;
                 let chat = OpenAiChat::new(llm)?;
                 let prompts = Prompts::load(&settings.prompts_dir).with_context(|| {
                     format!("loading prompts from {}", settings.prompts_dir.display())

@@ -131,6 +131,11 @@ pub struct Settings {
     #[arg(long, global = true, env = "FATHOM_LLM_JSON_MODE", default_value_t = true, action = clap::ArgAction::Set)]
     pub llm_json_mode: bool,
 
+    /// With JSON mode, constrain the reply to Fathom's JSON schema (`response_format:
+    /// json_schema`, strict): needed by small models, supported by OpenAI, vLLM and llama.cpp.
+    #[arg(long, global = true, env = "FATHOM_LLM_JSON_SCHEMA")]
+    pub llm_json_schema: bool,
+
     /// Folder of prompt files overriding the built-in ones (persona, guidance, formats).
     #[arg(
         long,
