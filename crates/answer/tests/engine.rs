@@ -9,15 +9,7 @@ use std::time::Duration;
 use fathom_answer::{
     AnswerConfig, AnswerEngine, Generator, LlmConfig, LlmGenerator, OpenAiChat, Prompts,
 };
-use fathom_core::{
-    AnswerEvent, Conversation, CustomerAttributes, DecisionKind, Reason, Role, SparseEmbedder,
-    Turn, VectorStore, WorkspaceId,
-};
-use fathom_embed::Bm25Embedder;
-use fathom_ingest::sync::{sync_folder, SyncBackends, SyncOptions};
-use fathom_retrieve::{Retriever, RetrieverConfig};
-use fathom_store::{EdgeStore, EdgeStoreConfig};
-use tempfile::TempDir;
+use fathom_core::{AnswerEvent, DecisionKind, Reason, Role};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -36,61 +28,12 @@ const ARTICLES: &[(&str, &str)] = &[
     ),
 ];
 
-struct Fixture {
-    retriever: Retriever,
-    workspace: WorkspaceId,
-    /// Declared last so it is dropped last: the store flushes into it when dropped.
-    _dir: TempDir,
-}
+mod common;
+
+use common::{conversation, Fixture};
 
 async fn fixture() -> Fixture {
-    let dir = TempDir::new().unwrap();
-    let source = dir.path().join("articles");
-    std::fs::create_dir_all(&source).unwrap();
-    for (name, text) in ARTICLES {
-        std::fs::write(source.join(name), text).unwrap();
-    }
-    let store: Arc<dyn VectorStore> =
-        Arc::new(EdgeStore::open(&dir.path().join("qdrant"), EdgeStoreConfig::default()).unwrap());
-    let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::english());
-    let workspace = WorkspaceId::parse("acme").unwrap();
-    let backends = SyncBackends {
-        store: store.clone(),
-        dense: None,
-        sparse: sparse.clone(),
-    };
-    let options = SyncOptions {
-        workspace: workspace.clone(),
-        chunker: Default::default(),
-        limits: Default::default(),
-        batch_size: 64,
-        manifest_path: dir.path().join("manifest.json"),
-    };
-    let report = sync_folder(&source, &backends, &options, &|_| {})
-        .await
-        .unwrap();
-    assert!(report.failed.is_empty(), "{report:?}");
-    let retriever = Retriever::new(store, None, sparse, RetrieverConfig::default());
-    Fixture {
-        _dir: dir,
-        retriever,
-        workspace,
-    }
-}
-
-fn conversation(fixture: &Fixture, history: &[(Role, &str)], message: &str) -> Conversation {
-    Conversation {
-        workspace: fixture.workspace.clone(),
-        history: history
-            .iter()
-            .map(|(role, text)| Turn {
-                role: *role,
-                text: text.to_string(),
-            })
-            .collect(),
-        message: message.into(),
-        customer: CustomerAttributes::default(),
-    }
+    common::fixture(ARTICLES).await
 }
 
 fn extractive(fixture: &Fixture) -> AnswerEngine {

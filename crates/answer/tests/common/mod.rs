@@ -1,0 +1,71 @@
+//! The fixture the answer-engine tests share: a few articles synced into a real qdrant-edge
+//! store in a temp dir (BM25 only, so the tests stay fast), and conversations about them.
+
+use std::sync::Arc;
+
+use fathom_core::{
+    Conversation, CustomerAttributes, Role, SparseEmbedder, Turn, VectorStore, WorkspaceId,
+};
+use fathom_embed::Bm25Embedder;
+use fathom_ingest::sync::{sync_folder, SyncBackends, SyncOptions};
+use fathom_retrieve::{Retriever, RetrieverConfig};
+use fathom_store::{EdgeStore, EdgeStoreConfig};
+use tempfile::TempDir;
+
+pub struct Fixture {
+    pub retriever: Retriever,
+    pub workspace: WorkspaceId,
+    /// Declared last so it is dropped last: the store flushes into it when dropped.
+    _dir: TempDir,
+}
+
+/// `articles`: (file name, Markdown text) pairs, synced into workspace `acme`.
+pub async fn fixture(articles: &[(&str, &str)]) -> Fixture {
+    let dir = TempDir::new().unwrap();
+    let source = dir.path().join("articles");
+    std::fs::create_dir_all(&source).unwrap();
+    for (name, text) in articles {
+        std::fs::write(source.join(name), text).unwrap();
+    }
+    let store: Arc<dyn VectorStore> =
+        Arc::new(EdgeStore::open(&dir.path().join("qdrant"), EdgeStoreConfig::default()).unwrap());
+    let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::english());
+    let workspace = WorkspaceId::parse("acme").unwrap();
+    let backends = SyncBackends {
+        store: store.clone(),
+        dense: None,
+        sparse: sparse.clone(),
+    };
+    let options = SyncOptions {
+        workspace: workspace.clone(),
+        chunker: Default::default(),
+        limits: Default::default(),
+        batch_size: 64,
+        manifest_path: dir.path().join("manifest.json"),
+    };
+    let report = sync_folder(&source, &backends, &options, &|_| {})
+        .await
+        .unwrap();
+    assert!(report.failed.is_empty(), "{report:?}");
+    let retriever = Retriever::new(store, None, sparse, RetrieverConfig::default());
+    Fixture {
+        _dir: dir,
+        retriever,
+        workspace,
+    }
+}
+
+pub fn conversation(fixture: &Fixture, history: &[(Role, &str)], message: &str) -> Conversation {
+    Conversation {
+        workspace: fixture.workspace.clone(),
+        history: history
+            .iter()
+            .map(|(role, text)| Turn {
+                role: *role,
+                text: text.to_string(),
+            })
+            .collect(),
+        message: message.into(),
+        customer: CustomerAttributes::default(),
+    }
+}
