@@ -12,6 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/fetch-model.sh
+# The chat widget's browser tests need playwright-core (and Debian's chromium, see .ci/run).
+[[ -d e2e/node_modules ]] || npm ci --prefix e2e --no-audit --no-fund
 
 if [[ "${FATHOM_TEST_LLM:-on}" == off ]]; then
   # Only .ci/run's safety valve sets this (see there): the LLM end-to-end tests print "skipped".

@@ -16,7 +16,7 @@ pub mod extractive;
 pub mod generate;
 pub mod guardrails;
 pub mod judge;
-mod lexical;
+pub mod lexical;
 pub mod llm;
 pub mod support;
 

@@ -8,12 +8,14 @@
 //! than SQL so that a Postgres backend drops in without touching callers; the shared contract
 //! tests (`tests/contract.rs`) run against every backend available.
 
+pub mod insights;
 mod model;
 mod sqlite;
 
 use async_trait::async_trait;
 use fathom_core::{CustomerAttributes, WorkspaceId};
 
+pub use insights::{ConversationActivity, FeedbackRecord};
 pub use model::{
     Applied, Change, ConversationId, ConversationState, DecisionRecord, ListQuery, MessageRole,
     NewEvent, NewFeedback, NewMessage, OutboxEvent, OutboxStatus, Rating, StoredConversation,
@@ -67,7 +69,8 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         token_hash: &TokenHash,
     ) -> Result<Option<StoredConversation>, StoreError>;
 
-    /// The transcript, oldest first.
+    /// The transcript, oldest first. Not scoped: callers look the conversation up with
+    /// [`ConversationStore::get`] or [`ConversationStore::get_for_customer`] first.
     async fn messages(&self, id: ConversationId) -> Result<Vec<StoredMessage>, StoreError>;
 
     /// Apply a change atomically: messages, state, feedback and outbox events together.
@@ -86,6 +89,18 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<StoredConversation>, StoreError>;
 
     async fn stats(&self, workspace: &WorkspaceId) -> Result<WorkspaceStats, StoreError>;
+
+    /// A conversation's feedback, oldest first. Not scoped, like [`ConversationStore::messages`].
+    async fn feedback(&self, id: ConversationId) -> Result<Vec<FeedbackRecord>, StoreError>;
+
+    /// The workspace's conversations created at or after `since_ms`, newest first, at most
+    /// `limit`, each with its transcript and feedback (what the support-lead console reads).
+    async fn activity(
+        &self,
+        workspace: &WorkspaceId,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ConversationActivity>, StoreError>;
 
     /// Take up to `limit` pending events due at `now_ms` for delivery: each counts an attempt and
     /// is hidden from other claims for `lease_ms` (if the deliverer dies, it comes back then).
@@ -146,6 +161,15 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         source: &str,
         external_id: &str,
     ) -> Result<Option<ConversationId>, StoreError>;
+
+    /// The reverse of [`ConversationStore::find_external`]: the id in `source` tied to this
+    /// conversation (the first one linked, if several are).
+    async fn external_id_of(
+        &self,
+        workspace: &WorkspaceId,
+        source: &str,
+        id: ConversationId,
+    ) -> Result<Option<String>, StoreError>;
 
     /// Cheap liveness check of the backend.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use fathom_core::{CustomerAttributes, Reason, WorkspaceId};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::model::{
@@ -77,6 +78,7 @@ CREATE TABLE IF NOT EXISTS external_conversations (
     conversation_id TEXT NOT NULL REFERENCES conversations (id),
     PRIMARY KEY (workspace, source, external_id)
 );
+CREATE INDEX IF NOT EXISTS external_by_conversation ON external_conversations (conversation_id);
 CREATE TABLE IF NOT EXISTS disabled_endpoints (
     workspace TEXT NOT NULL,
     url TEXT NOT NULL,
@@ -161,6 +163,31 @@ impl SqliteStore {
             operation,
             reason: format!("blocking task failed: {error}"),
         })?
+    }
+}
+
+impl SqliteStore {
+    /// One `UPDATE` of one outbox event: `?1` is its id, `values` the following parameters. An
+    /// unknown id is an error.
+    async fn update_event(
+        &self,
+        operation: &'static str,
+        sql: &'static str,
+        event_id: &str,
+        values: Vec<SqlValue>,
+    ) -> Result<(), StoreError> {
+        let event_id = event_id.to_string();
+        self.with(operation, move |connection| {
+            let parameters = std::iter::once(SqlValue::Text(event_id.clone())).chain(values);
+            let updated = connection
+                .execute(sql, rusqlite::params_from_iter(parameters))
+                .map_err(backend(operation))?;
+            if updated == 0 {
+                return Err(StoreError::EventNotFound(event_id));
+            }
+            Ok(())
+        })
+        .await
     }
 }
 
@@ -656,6 +683,38 @@ impl ConversationStore for SqliteStore {
         .await
     }
 
+    async fn feedback(&self, id: ConversationId) -> Result<Vec<crate::FeedbackRecord>, StoreError> {
+        self.with("read feedback", move |connection| {
+            let mut statement = connection
+                .prepare_cached(&format!(
+                    "{FEEDBACK_SELECT} WHERE conversation_id = ?1 ORDER BY id"
+                ))
+                .map_err(backend("read feedback"))?;
+            let rows = statement
+                .query_map(params![id.to_string()], read_feedback)
+                .map_err(backend("read feedback"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend("read feedback"))?;
+            rows.into_iter()
+                .map(|raw| decode_feedback(id, raw))
+                .collect()
+        })
+        .await
+    }
+
+    async fn activity(
+        &self,
+        workspace: &WorkspaceId,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::ConversationActivity>, StoreError> {
+        let workspace = workspace.clone();
+        self.with("read activity", move |connection| {
+            read_activity(connection, &workspace, since_ms, limit)
+        })
+        .await
+    }
+
     async fn claim_due(
         &self,
         now_ms: i64,
@@ -723,19 +782,12 @@ impl ConversationStore for SqliteStore {
     }
 
     async fn mark_delivered(&self, event_id: &str, now_ms: i64) -> Result<(), StoreError> {
-        let event_id = event_id.to_string();
-        self.with("mark delivered", move |connection| {
-            let updated = connection
-                .execute(
-                    "UPDATE outbox SET status = 'delivered', delivered_at = ?2, last_error = NULL WHERE id = ?1",
-                    params![event_id, now_ms],
-                )
-                .map_err(backend("mark delivered"))?;
-            if updated == 0 {
-                return Err(StoreError::EventNotFound(event_id));
-            }
-            Ok(())
-        })
+        self.update_event(
+            "mark delivered",
+            "UPDATE outbox SET status = 'delivered', delivered_at = ?2, last_error = NULL WHERE id = ?1",
+            event_id,
+            vec![SqlValue::Integer(now_ms)],
+        )
         .await
     }
 
@@ -745,38 +797,25 @@ impl ConversationStore for SqliteStore {
         next_attempt_at_ms: i64,
         error: &str,
     ) -> Result<(), StoreError> {
-        let event_id = event_id.to_string();
-        let error = error.to_string();
-        self.with("schedule retry", move |connection| {
-            let updated = connection
-                .execute(
-                    "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'pending'",
-                    params![event_id, next_attempt_at_ms, error],
-                )
-                .map_err(backend("schedule retry"))?;
-            if updated == 0 {
-                return Err(StoreError::EventNotFound(event_id));
-            }
-            Ok(())
-        })
+        self.update_event(
+            "schedule retry",
+            "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1 AND status = 'pending'",
+            event_id,
+            vec![
+                SqlValue::Integer(next_attempt_at_ms),
+                SqlValue::Text(error.to_string()),
+            ],
+        )
         .await
     }
 
     async fn mark_dead(&self, event_id: &str, error: &str) -> Result<(), StoreError> {
-        let event_id = event_id.to_string();
-        let error = error.to_string();
-        self.with("mark dead", move |connection| {
-            let updated = connection
-                .execute(
-                    "UPDATE outbox SET status = 'dead', last_error = ?2 WHERE id = ?1",
-                    params![event_id, error],
-                )
-                .map_err(backend("mark dead"))?;
-            if updated == 0 {
-                return Err(StoreError::EventNotFound(event_id));
-            }
-            Ok(())
-        })
+        self.update_event(
+            "mark dead",
+            "UPDATE outbox SET status = 'dead', last_error = ?2 WHERE id = ?1",
+            event_id,
+            vec![SqlValue::Text(error.to_string())],
+        )
         .await
     }
 
@@ -899,6 +938,28 @@ impl ConversationStore for SqliteStore {
         .await
     }
 
+    async fn external_id_of(
+        &self,
+        workspace: &WorkspaceId,
+        source: &str,
+        id: ConversationId,
+    ) -> Result<Option<String>, StoreError> {
+        let (workspace, source) = (workspace.clone(), source.to_string());
+        self.with("find external id", move |connection| {
+            connection
+                .query_row(
+                    "SELECT external_id FROM external_conversations
+                     WHERE workspace = ?1 AND source = ?2 AND conversation_id = ?3
+                     ORDER BY rowid LIMIT 1",
+                    params![workspace.as_str(), source, id.to_string()],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(backend("find external id"))
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.with("ping", |connection| {
             connection
@@ -908,4 +969,124 @@ impl ConversationStore for SqliteStore {
         })
         .await
     }
+}
+
+/// The conversations of [`ConversationStore::activity`], with their messages and feedback: three
+/// queries over the same selection, on one connection (no write can interleave).
+fn read_activity(
+    connection: &Connection,
+    workspace: &WorkspaceId,
+    since_ms: i64,
+    limit: usize,
+) -> Result<Vec<crate::ConversationActivity>, StoreError> {
+    const OP: &str = "read activity";
+    const SELECTION: &str = "SELECT id FROM conversations WHERE workspace = ?1 AND created_at >= ?2
+         ORDER BY created_at DESC, id LIMIT ?3";
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let selection = params![workspace.as_str(), since_ms, limit];
+    let mut statement = connection
+        .prepare_cached(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations
+             WHERE workspace = ?1 AND created_at >= ?2 ORDER BY created_at DESC, id LIMIT ?3"
+        ))
+        .map_err(backend(OP))?;
+    let conversations = statement
+        .query_map(selection, read_conversation)
+        .map_err(backend(OP))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend(OP))?;
+    let mut activity: Vec<crate::ConversationActivity> = Vec::with_capacity(conversations.len());
+    let mut position: std::collections::HashMap<String, usize> = Default::default();
+    for raw in conversations {
+        let conversation = raw.decode()?;
+        position.insert(conversation.id.to_string(), activity.len());
+        activity.push(crate::ConversationActivity {
+            conversation,
+            messages: vec![],
+            feedback: vec![],
+        });
+    }
+    let mut statement = connection
+        .prepare_cached(&format!(
+            "SELECT conversation_id, seq, role, author, text, decision, created_at FROM messages
+             WHERE conversation_id IN ({SELECTION}) ORDER BY seq"
+        ))
+        .map_err(backend(OP))?;
+    let messages = statement
+        .query_map(selection, |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                (
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                ),
+            ))
+        })
+        .map_err(backend(OP))?
+        .collect::<Result<Vec<(String, RawMessage)>, _>>()
+        .map_err(backend(OP))?;
+    for (conversation_id, raw) in messages {
+        if let Some(&index) = position.get(&conversation_id) {
+            activity[index].messages.push(decode_message(raw)?);
+        }
+    }
+    let mut statement = connection
+        .prepare_cached(&format!(
+            "{FEEDBACK_SELECT} WHERE conversation_id IN ({SELECTION}) ORDER BY id"
+        ))
+        .map_err(backend(OP))?;
+    let feedback = statement
+        .query_map(selection, read_feedback)
+        .map_err(backend(OP))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend(OP))?;
+    for raw in feedback {
+        let Some(&index) = position.get(&raw.0) else {
+            continue;
+        };
+        let conversation_id = activity[index].conversation.id;
+        activity[index]
+            .feedback
+            .push(decode_feedback(conversation_id, raw)?);
+    }
+    Ok(activity)
+}
+
+const FEEDBACK_SELECT: &str =
+    "SELECT conversation_id, message_seq, rating, comment, created_at FROM feedback";
+
+/// `conversation_id, message_seq, rating, comment, created_at` as stored.
+type RawFeedback = (String, Option<i64>, Option<String>, Option<String>, i64);
+
+fn read_feedback(row: &Row<'_>) -> rusqlite::Result<RawFeedback> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+fn decode_feedback(
+    conversation_id: ConversationId,
+    (_, message_seq, rating, comment, created_at_ms): RawFeedback,
+) -> Result<crate::FeedbackRecord, StoreError> {
+    let rating = match rating.as_deref() {
+        None => None,
+        Some("up") => Some(crate::model::Rating::Up),
+        Some("down") => Some(crate::model::Rating::Down),
+        Some(other) => return Err(corrupt("read feedback", other)),
+    };
+    Ok(crate::FeedbackRecord {
+        conversation_id,
+        message_seq,
+        rating,
+        comment,
+        created_at_ms,
+    })
 }

@@ -501,5 +501,101 @@ async fn an_external_conversation_links_to_one_conversation_per_workspace() {
                 .unwrap(),
             None
         );
+        assert_eq!(
+            store
+                .external_id_of(&acme, "chatwoot", first.id)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("1:7"),
+            "the link reads both ways"
+        );
+        assert_eq!(
+            store
+                .external_id_of(&acme, "chatwoot", second.id)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .external_id_of(&workspace("globex"), "chatwoot", first.id)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+}
+
+#[tokio::test]
+async fn activity_returns_a_workspaces_recent_conversations_with_transcripts_and_feedback() {
+    for backend in backends() {
+        let store = &backend.store;
+        let acme = workspace("acme");
+        let older = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("a"))
+            .await
+            .unwrap();
+        let newer = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("b"))
+            .await
+            .unwrap();
+        let other = store
+            .create(
+                &workspace("globex"),
+                CustomerAttributes::default(),
+                TokenHash::of("c"),
+            )
+            .await
+            .unwrap();
+        for (ws, id) in [(&acme, older.id), (&workspace("globex"), other.id)] {
+            store
+                .apply(
+                    ws,
+                    id,
+                    Change {
+                        messages: vec![
+                            NewMessage::customer("I want a person"),
+                            NewMessage::bot("Someone will follow up.", handoff_decision()),
+                        ],
+                        feedback: Some(NewFeedback {
+                            message_seq: None,
+                            rating: Some(Rating::Down),
+                            comment: Some("too slow".into()),
+                        }),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+        }
+
+        let all = store.activity(&acme, 0, 10).await.unwrap();
+        let newest_only = store.activity(&acme, 0, 1).await.unwrap();
+        let none_since = store.activity(&acme, i64::MAX, 10).await.unwrap();
+
+        let name = backend.name;
+        assert_eq!(all.len(), 2, "{name}: the other workspace is left out");
+        let ids: Vec<ConversationId> = all.iter().map(|a| a.conversation.id).collect();
+        assert!(ids.contains(&older.id) && ids.contains(&newer.id), "{name}");
+        let with_messages = all.iter().find(|a| a.conversation.id == older.id).unwrap();
+        let roles: Vec<MessageRole> = with_messages.messages.iter().map(|m| m.role).collect();
+        assert_eq!(
+            roles,
+            vec![MessageRole::Customer, MessageRole::Bot],
+            "{name}"
+        );
+        assert_eq!(with_messages.feedback.len(), 1, "{name}");
+        assert_eq!(with_messages.feedback[0].rating, Some(Rating::Down));
+        assert_eq!(
+            with_messages.feedback[0].comment.as_deref(),
+            Some("too slow")
+        );
+        assert_eq!(with_messages.feedback[0].conversation_id, older.id);
+        assert_eq!(newest_only.len(), 1, "{name}: limit applies");
+        assert!(none_since.is_empty(), "{name}: since applies");
+        let feedback = store.feedback(older.id).await.unwrap();
+        assert_eq!(feedback, with_messages.feedback, "{name}");
+        assert!(store.feedback(newer.id).await.unwrap().is_empty(), "{name}");
     }
 }

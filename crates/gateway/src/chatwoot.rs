@@ -17,7 +17,7 @@ use crate::config::ChatwootConfig;
 use crate::error::{json_response, ApiError, ApiResult};
 use crate::json::parse;
 use crate::outbox::Attempt;
-use crate::routes::customer::{engine_input, record_decision};
+use crate::routes::customer::{engine_input, record_decision, ChannelExtras};
 use crate::signing::{VerifyError, TOLERANCE_SECS};
 use crate::state::AppState;
 use crate::telemetry;
@@ -280,26 +280,14 @@ async fn answer(
             .conversation
     };
     let history = state.store.messages(conversation.id).await?;
-    // Chatwoot redelivers on timeouts: a message id already answered is not answered again.
-    let marker = Change {
-        inbound_delivery: Some((ADAPTER.to_string(), format!("message:{message_id}"))),
-        ..Default::default()
-    };
-    if state
-        .store
-        .apply(workspace, conversation.id, marker)
-        .await?
-        .duplicate
-    {
-        metrics::counter!(telemetry::WEBHOOKS_RECEIVED, "outcome" => "duplicate").increment(1);
-        return Ok(json_response(
-            StatusCode::OK,
-            &serde_json::json!({"status": "duplicate"}),
-        ));
-    }
     let decision = state
         .engine
-        .decide(&engine_input(&conversation, &history, text))
+        .decide(&engine_input(
+            &state.engine.config().limits,
+            &conversation,
+            &history,
+            text,
+        ))
         .await;
     let reply = NewEvent {
         event_type: REPLY_EVENT.to_string(),
@@ -310,15 +298,29 @@ async fn answer(
             "handoff": decision.decision == DecisionKind::Handoff,
         }),
     };
-    let outcome = record_decision(
+    // Chatwoot redelivers on timeouts: the message id is recorded with the reply, in one
+    // transaction, so a redelivered message is answered once (and a crash answers it never
+    // half).
+    let extras = ChannelExtras {
+        events: vec![reply],
+        inbound_delivery: Some((ADAPTER.to_string(), format!("message:{message_id}"))),
+    };
+    let recorded = record_decision(
         state,
         &conversation,
         &history,
         text.to_string(),
         decision,
-        vec![reply],
+        extras,
     )
     .await?;
+    let Some(outcome) = recorded else {
+        metrics::counter!(telemetry::WEBHOOKS_RECEIVED, "outcome" => "duplicate").increment(1);
+        return Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({"status": "duplicate"}),
+        ));
+    };
     metrics::counter!(telemetry::WEBHOOKS_RECEIVED, "outcome" => "applied").increment(1);
     Ok(json_response(StatusCode::OK, &outcome))
 }

@@ -138,6 +138,38 @@ pub struct WorkspaceConfig {
     /// Chatwoot Agent Bot: Fathom answers Chatwoot conversations in this account.
     #[serde(default)]
     pub chatwoot: Option<ChatwootConfig>,
+    /// django-helpdesk: handoffs become tickets, agents' follow-ups come back to the customer.
+    #[serde(default)]
+    pub django_helpdesk: Option<DjangoHelpdeskConfig>,
+}
+
+/// A django-helpdesk instance (PyPI `django-helpdesk`) that takes this workspace's handoffs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DjangoHelpdeskConfig {
+    /// Where django-helpdesk's URLs are mounted, e.g. `https://support.example/helpdesk`; its
+    /// REST API is `{base_url}/api/`.
+    pub base_url: String,
+    /// The queue handoff tickets go to.
+    pub queue_id: u64,
+    /// A DRF token of the (staff) API user (`Authorization: Token …`); or `username` and
+    /// `password` (HTTP Basic).
+    #[serde(default)]
+    pub api_token: Option<Secret>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// django-helpdesk cannot sign its webhooks: its follow-up webhook URL carries this token,
+    /// `…/v1/helpdesk/django-helpdesk/events?token=<webhook_token>` (at least 24 characters).
+    pub webhook_token: Secret,
+    /// Priority of new tickets: 1 (critical) to 5 (very low).
+    #[serde(default = "default_ticket_priority")]
+    pub priority: u8,
+}
+
+fn default_ticket_priority() -> u8 {
+    3
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +185,12 @@ pub struct ChatwootConfig {
 }
 
 impl WorkspaceConfig {
+    /// Whether `conversation.*` events are written to the outbox: a webhook or a django-helpdesk
+    /// takes them.
+    pub fn sends_events(&self) -> bool {
+        self.webhook.is_some() || self.django_helpdesk.is_some()
+    }
+
     /// A workspace with an admin key and nothing else configured.
     pub fn new(admin_key: impl Into<String>) -> Self {
         Self {
@@ -163,6 +201,7 @@ impl WorkspaceConfig {
             knowledge_dir: None,
             redact_pii_in_webhooks: true,
             chatwoot: None,
+            django_helpdesk: None,
         }
     }
 }
@@ -263,8 +302,50 @@ impl GatewayConfig {
                 }
             }
         }
+        let mut helpdesk_tokens = std::collections::BTreeSet::new();
+        for (workspace, settings) in &self.workspaces {
+            if let Some(helpdesk) = &settings.django_helpdesk {
+                helpdesk
+                    .validate()
+                    .map_err(|e| format!("workspace {workspace}: {e}"))?;
+                if settings.webhook.is_some() {
+                    return Err(format!(
+                        "workspace {workspace}: webhook and django_helpdesk both take the conversation events; configure one"
+                    ));
+                }
+                if !helpdesk_tokens.insert(helpdesk.webhook_token.expose()) {
+                    return Err(format!(
+                        "workspace {workspace}: django_helpdesk.webhook_token is shared with another workspace"
+                    ));
+                }
+            }
+        }
         if self.outbox.concurrency == 0 {
             return Err("outbox.concurrency must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+impl DjangoHelpdeskConfig {
+    fn validate(&self) -> Result<(), String> {
+        if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
+            return Err(format!(
+                "django_helpdesk.base_url {:?} must start with http:// or https://",
+                self.base_url
+            ));
+        }
+        if self.webhook_token.expose().len() < 24 {
+            return Err("django_helpdesk.webhook_token must be at least 24 characters".into());
+        }
+        let basic = self.username.is_some() && self.password.is_some();
+        if self.api_token.is_some() == basic
+            || (self.api_token.is_some() && (self.username.is_some() || self.password.is_some()))
+        {
+            return Err("django_helpdesk needs either api_token or username and password".into());
+        }
+        if !(1..=5).contains(&self.priority) {
+            return Err("django_helpdesk.priority must be 1 to 5".into());
         }
         Ok(())
     }
@@ -308,6 +389,43 @@ mod tests {
             !format!("{acme:?}").contains("acme-admin-key"),
             "secrets never print"
         );
+    }
+
+    #[test]
+    fn a_django_helpdesk_needs_one_kind_of_credentials_a_long_token_and_no_webhook_beside_it() {
+        let workspace = |helpdesk: &str| {
+            format!(
+                "[workspaces.acme]\nadmin_key = \"acme-admin-key-0123456789\"\n\n[workspaces.acme.django_helpdesk]\nbase_url = \"http://127.0.0.1:8000/helpdesk\"\nqueue_id = 1\n{helpdesk}"
+            )
+        };
+        let token = "webhook_token = \"0123456789abcdef01234567\"\n";
+        let config =
+            GatewayConfig::from_toml(&workspace(&format!("api_token = \"t0k3n\"\n{token}")))
+                .unwrap();
+        let acme = &config.workspaces[&WorkspaceId::parse("acme").unwrap()];
+        let helpdesk = acme.django_helpdesk.as_ref().unwrap();
+        assert_eq!((helpdesk.queue_id, helpdesk.priority), (1, 3));
+        assert!(acme.sends_events());
+        assert!(!format!("{helpdesk:?}").contains("0123456789abcdef"));
+        assert!(GatewayConfig::from_toml(&workspace(&format!(
+            "username = \"fathom\"\npassword = \"pw\"\n{token}"
+        )))
+        .is_ok());
+        for bad in [
+            workspace(token),
+            workspace(&format!("username = \"fathom\"\n{token}")),
+            workspace(&format!(
+                "api_token = \"t\"\nusername = \"fathom\"\npassword = \"pw\"\n{token}"
+            )),
+            workspace("api_token = \"t\"\nwebhook_token = \"short\"\n"),
+            workspace(&format!("api_token = \"t\"\npriority = 9\n{token}")),
+            format!(
+                "{}\n[workspaces.acme.webhook]\nurl = \"https://h.example\"\nsecrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n",
+                workspace(&format!("api_token = \"t\"\n{token}"))
+            ),
+        ] {
+            assert!(GatewayConfig::from_toml(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

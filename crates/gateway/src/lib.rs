@@ -14,6 +14,7 @@
 
 pub mod chatwoot;
 pub mod config;
+pub mod django_helpdesk;
 pub mod error;
 pub mod events;
 pub mod json;
@@ -28,8 +29,8 @@ pub mod telemetry;
 pub mod views;
 
 pub use config::{
-    ChatwootConfig, GatewayConfig, OutboxConfig, RateLimits, Secret, WebhookEndpoint,
-    WorkspaceConfig,
+    ChatwootConfig, DjangoHelpdeskConfig, GatewayConfig, OutboxConfig, RateLimits, Secret,
+    WebhookEndpoint, WorkspaceConfig,
 };
 pub use routes::router;
 pub use signing::WebhookSecret;

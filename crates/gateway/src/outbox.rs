@@ -13,7 +13,9 @@ use http::StatusCode;
 use rand::Rng;
 use tokio::sync::{watch, Notify};
 
-use crate::config::{ChatwootConfig, GatewayConfig, OutboxConfig, WebhookEndpoint};
+use crate::config::{
+    ChatwootConfig, DjangoHelpdeskConfig, GatewayConfig, OutboxConfig, WebhookEndpoint,
+};
 use crate::signing::{signature_header, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use crate::state::AppState;
 use crate::telemetry;
@@ -33,10 +35,12 @@ pub struct OutboxWorker {
     state: AppState,
 }
 
-/// Where an event goes: the workspace's Standard Webhooks endpoint, or its Chatwoot account.
+/// Where an event goes: the workspace's Standard Webhooks endpoint, its Chatwoot account, or
+/// its django-helpdesk.
 enum Destination<'a> {
     Webhook(&'a WebhookEndpoint),
     Chatwoot(&'a ChatwootConfig),
+    DjangoHelpdesk(&'a DjangoHelpdeskConfig),
 }
 
 impl Destination<'_> {
@@ -44,6 +48,7 @@ impl Destination<'_> {
         match self {
             Self::Webhook(endpoint) => &endpoint.url,
             Self::Chatwoot(chatwoot) => &chatwoot.base_url,
+            Self::DjangoHelpdesk(helpdesk) => &helpdesk.base_url,
         }
     }
 }
@@ -190,6 +195,8 @@ impl OutboxWorker {
             workspace
                 .and_then(|w| w.chatwoot.as_ref())
                 .map(Destination::Chatwoot)
+        } else if let Some(helpdesk) = workspace.and_then(|w| w.django_helpdesk.as_ref()) {
+            Some(Destination::DjangoHelpdesk(helpdesk))
         } else {
             workspace
                 .and_then(|w| w.webhook.as_ref())
@@ -214,6 +221,10 @@ impl OutboxWorker {
             Destination::Webhook(endpoint) => self.send_webhook(endpoint, &event).await,
             Destination::Chatwoot(chatwoot) => {
                 crate::chatwoot::deliver(&self.http, chatwoot, &event.payload).await
+            }
+            Destination::DjangoHelpdesk(helpdesk) => {
+                crate::django_helpdesk::deliver(&self.http, self.store.as_ref(), helpdesk, &event)
+                    .await
             }
         };
         match outcome {

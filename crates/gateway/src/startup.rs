@@ -59,6 +59,12 @@ impl Application {
         let grace = self.state.config.shutdown_grace;
         let (stop_worker, worker_stopped) = watch::channel(false);
         let worker = OutboxWorker::new(self.state.clone()).run(worker_stopped);
+        let shutting_down = self.state.shutting_down.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Live streams (SSE) end now, so they do not hold the drain up.
+            shutting_down.send_replace(true);
+        };
         let server = async move {
             serve(self.listener, router(self.state), shutdown, grace).await;
             let _ = stop_worker.send(true);

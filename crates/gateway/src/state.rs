@@ -10,7 +10,7 @@ use fathom_conversations::ConversationStore;
 use fathom_core::WorkspaceId;
 use fathom_ingest::sync::SyncBackends;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::{watch, Mutex, Notify};
 
 use crate::config::{GatewayConfig, WorkspaceConfig};
 use crate::limits::Limiters;
@@ -56,6 +56,8 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// One knowledge sync at a time.
     pub sync_lock: Mutex<()>,
+    /// Turns true when the server starts shutting down: long-lived streams end then.
+    pub shutting_down: watch::Sender<bool>,
     /// blake3(admin key) → workspace: keys are compared by hash, never as plain strings.
     admin_keys: HashMap<blake3::Hash, WorkspaceId>,
 }
@@ -89,6 +91,7 @@ impl AppState {
             outbox_wake: Arc::new(Notify::new()),
             metrics: crate::telemetry::metrics_handle(),
             sync_lock: Mutex::new(()),
+            shutting_down: watch::Sender::new(false),
             admin_keys,
         }))
     }

@@ -10,11 +10,12 @@ use fathom_core::{
 };
 use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
-    Condition, CreateIndex, Distance, EdgeConfig, EdgeShard, FieldIndexOperations, EdgeSparseVectorParams, EdgeVectorParams,
-    FieldCondition, Filter, Fusion, JsonPath, Match, Modifier, NamedQuery, PointId,
-    PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest,
-    PayloadFieldSchema, PayloadSchemaType, ScoredPoint, ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, ValueVariants, Vector,
-    VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
+    Condition, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
+    EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Fusion, JsonPath, Match,
+    Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations,
+    PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, ScoredPoint, ScoringQuery,
+    ScrollRequest, SparseVector, UpdateOperation, ValueVariants, Vector, VectorInternal,
+    VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
 
 use crate::{BM25_VECTOR, DENSE_VECTOR};

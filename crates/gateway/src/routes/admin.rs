@@ -15,7 +15,7 @@ use crate::routes::customer::bearer;
 use crate::state::AppState;
 use crate::views::{ConversationList, ConversationView};
 
-fn authorize(state: &AppState, headers: &HeaderMap) -> ApiResult<WorkspaceId> {
+pub(crate) fn authorize(state: &AppState, headers: &HeaderMap) -> ApiResult<WorkspaceId> {
     let key = bearer(headers).ok_or_else(|| {
         ApiError::unauthorized(
             "missing_authorization",

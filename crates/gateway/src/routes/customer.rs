@@ -63,6 +63,7 @@ async fn authorize(
         .get_for_customer(id, &TokenHash::of(token))
         .await?
         .ok_or_else(ApiError::conversation_not_found)?;
+    crate::routes::origin::ensure_allowed(state, headers, &conversation.workspace)?;
     state.limiters.workspace(&conversation.workspace)?;
     Ok(conversation)
 }
@@ -79,6 +80,7 @@ async fn authorize(
 )]
 pub async fn create_conversation(
     State(state): State<AppState>,
+    headers: HeaderMap,
     StrictJson(request): StrictJson<CreateConversationRequest>,
 ) -> ApiResult {
     let workspace = WorkspaceId::parse(&request.workspace)
@@ -90,6 +92,7 @@ pub async fn create_conversation(
             format!("no workspace {workspace} on this server"),
         ));
     }
+    crate::routes::origin::ensure_allowed(&state, &headers, &workspace)?;
     state.limiters.workspace(&workspace)?;
     let token_bytes: [u8; 32] = rand::random();
     let token = format!("fct_{}", URL_SAFE_NO_PAD.encode(token_bytes));
@@ -185,32 +188,49 @@ pub async fn post_message(
         }
         return Ok(json_response(StatusCode::ACCEPTED, &outcome));
     }
-    let engine_input = engine_input(&conversation, &history, &text);
+    let engine_input = engine_input(
+        &state.engine.config().limits,
+        &conversation,
+        &history,
+        &text,
+    );
     if wants_event_stream(&headers) {
         return Ok(stream_reply(state, conversation, history, text, engine_input).into_response());
     }
     let decision = state.engine.decide(&engine_input).await;
-    let outcome = record_decision(&state, &conversation, &history, text, decision, vec![]).await?;
+    let outcome = record_decision(
+        &state,
+        &conversation,
+        &history,
+        text,
+        decision,
+        ChannelExtras::default(),
+    )
+    .await?
+    .ok_or_else(|| ApiError::internal("an api message was taken for a redelivery"))?;
     Ok(json_response(StatusCode::OK, &outcome))
 }
 
-/// What the answer engine sees: the transcript so far (bot and agent both speak as `Agent`) and
-/// the new message.
+/// What the answer engine sees: the latest turns of the transcript, within the engine's input
+/// limits (bot and agent both speak as `Agent`), and the new message. Older turns are left out
+/// rather than refused, so a long conversation goes on being answered.
 pub(crate) fn engine_input(
+    limits: &fathom_answer::guardrails::InputLimits,
     conversation: &StoredConversation,
     history: &[StoredMessage],
     text: &str,
 ) -> Conversation {
+    let recent = &history[history.len().saturating_sub(limits.max_history_turns)..];
     Conversation {
         workspace: conversation.workspace.clone(),
-        history: history
+        history: recent
             .iter()
             .map(|m| Turn {
                 role: match m.role {
                     fathom_conversations::MessageRole::Customer => Role::Customer,
                     _ => Role::Agent,
                 },
-                text: m.text.clone(),
+                text: m.text.chars().take(limits.max_turn_chars).collect(),
             })
             .collect(),
         message: text.to_string(),
@@ -255,10 +275,14 @@ fn stream_reply(
                         &history,
                         text,
                         *decision,
-                        vec![],
+                        ChannelExtras::default(),
                     )
                     .await
-                    {
+                    .and_then(|outcome| {
+                        outcome.ok_or_else(|| {
+                            ApiError::internal("an api message was taken for a redelivery")
+                        })
+                    }) {
                         Ok(outcome) => reply_event(&outcome),
                         Err(error) => Event::default().event("error").data(
                             serde_json::json!({"code": error.code, "message": error.message})
@@ -293,17 +317,27 @@ fn decision_record(decision: &Decision) -> DecisionRecord {
     }
 }
 
+/// What else a channel records with the bot's reply, in the same transaction.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelExtras {
+    /// The channel's own delivery of the reply (e.g. a `chatwoot.reply` event).
+    pub events: Vec<NewEvent>,
+    /// The inbound delivery that carried the customer's message: recorded once, so a
+    /// redelivery changes nothing.
+    pub inbound_delivery: Option<(String, String)>,
+}
+
 /// Store the customer's message and the bot's reply; on a handoff, the state change and the
-/// `conversation.handoff` event go in the same transaction, with any `extra_events` (a channel's
-/// own delivery of the reply, e.g. Chatwoot's).
+/// `conversation.handoff` event go in the same transaction, with the channel's extras. `None` if
+/// the inbound delivery had been recorded before.
 pub(crate) async fn record_decision(
     state: &AppState,
     conversation: &StoredConversation,
     history: &[StoredMessage],
     text: String,
     decision: Decision,
-    extra_events: Vec<NewEvent>,
-) -> ApiResult<MessageOutcome> {
+    extras: ChannelExtras,
+) -> ApiResult<Option<MessageOutcome>> {
     let record = decision_record(&decision);
     let handoff = decision.decision == DecisionKind::Handoff;
     let customer_message = NewMessage::customer(text);
@@ -320,7 +354,7 @@ pub(crate) async fn record_decision(
         ..Default::default()
     };
     if let (true, Some(workspace)) = (handoff, state.workspace(&conversation.workspace)) {
-        if workspace.webhook.is_some() {
+        if workspace.sends_events() {
             let now = fathom_conversations::now_ms();
             let mut transcript: Vec<TranscriptLine> =
                 history.iter().map(TranscriptLine::stored).collect();
@@ -339,12 +373,16 @@ pub(crate) async fn record_decision(
             ));
         }
     }
-    change.events.extend(extra_events);
+    change.events.extend(extras.events);
+    change.inbound_delivery = extras.inbound_delivery;
     change.messages = vec![customer_message, bot_message];
     let applied = state
         .store
         .apply(&conversation.workspace, conversation.id, change)
         .await?;
+    if applied.duplicate {
+        return Ok(None);
+    }
     metrics::counter!(telemetry::DECISIONS, "decision" => format!("{:?}", decision.decision).to_lowercase(), "reason" => decision.reason.as_str())
         .increment(1);
     if handoff {
@@ -359,7 +397,7 @@ pub(crate) async fn record_decision(
     if !applied.event_ids.is_empty() {
         state.outbox_wake.notify_one();
     }
-    Ok(publish_outcome(state, applied))
+    publish_outcome(state, &applied).map(Some)
 }
 
 /// A person has the conversation: store the message, tell the helpdesk, say nothing.
@@ -376,7 +414,7 @@ async fn store_silently(
     };
     if let Some(workspace) = state
         .workspace(&conversation.workspace)
-        .filter(|w| w.webhook.is_some())
+        .filter(|w| w.sends_events())
     {
         let now = fathom_conversations::now_ms();
         let mut transcript: Vec<TranscriptLine> =
@@ -402,11 +440,11 @@ async fn store_silently(
     if !applied.event_ids.is_empty() {
         state.outbox_wake.notify_one();
     }
-    Ok(publish_outcome(state, applied))
+    publish_outcome(state, &applied)
 }
 
-/// Tell live listeners about the new messages and shape the response.
-pub fn publish_outcome(state: &AppState, applied: Applied) -> MessageOutcome {
+/// Tell live listeners about the messages a change added.
+pub(crate) fn publish_messages(state: &AppState, applied: &Applied) -> Vec<MessageView> {
     let views: Vec<MessageView> = applied.messages.iter().map(MessageView::from).collect();
     for view in &views {
         state.live.publish(
@@ -416,24 +454,21 @@ pub fn publish_outcome(state: &AppState, applied: Applied) -> MessageOutcome {
             },
         );
     }
-    let mut views = views.into_iter();
-    let message = views.next().unwrap_or_else(|| MessageView {
-        seq: 0,
-        role: fathom_conversations::MessageRole::Customer,
-        author: None,
-        text: String::new(),
-        decision: None,
-        reason: None,
-        confidence: None,
-        citations: vec![],
-        created_at_ms: 0,
-    });
-    MessageOutcome {
+    views
+}
+
+/// Publish the customer's message (and the bot's reply, if any) and shape the response.
+fn publish_outcome(state: &AppState, applied: &Applied) -> ApiResult<MessageOutcome> {
+    let mut views = publish_messages(state, applied).into_iter();
+    let message = views
+        .next()
+        .ok_or_else(|| ApiError::internal("a message change stored no message"))?;
+    Ok(MessageOutcome {
         conversation_id: applied.conversation.id,
         state: applied.conversation.state,
         message,
         reply: views.next(),
-    }
+    })
 }
 
 #[utoipa::path(
@@ -502,7 +537,7 @@ pub async fn post_feedback(
         change.expect_states = vec![conversation.state];
         if let Some(workspace) = state
             .workspace(&conversation.workspace)
-            .filter(|w| w.webhook.is_some())
+            .filter(|w| w.sends_events())
         {
             change.events.push(events::build(
                 events::RESOLVED,
@@ -557,10 +592,19 @@ pub async fn conversation_events(
     let conversation = authorize(&state, &headers, &id).await?;
     let receiver = state.live.subscribe(conversation.id);
     let keep_alive = tokio::time::interval(Duration::from_secs(15));
+    let mut shutting_down = state.shutting_down.subscribe();
+    if *shutting_down.borrow_and_update() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down; reconnect in a moment",
+        ));
+    }
     let stream = futures::stream::unfold(
-        (receiver, keep_alive),
-        |(mut receiver, mut keep_alive)| async move {
+        (receiver, keep_alive, shutting_down),
+        |(mut receiver, mut keep_alive, mut shutting_down)| async move {
             let event = tokio::select! {
+                _ = shutting_down.changed() => return None,
                 received = receiver.recv() => match received {
                     Ok(event) => {
                         let name = match &event {
@@ -578,7 +622,10 @@ pub async fn conversation_events(
                 },
                 _ = keep_alive.tick() => Event::default().comment("keep-alive"),
             };
-            Some((Ok::<_, Infallible>(event), (receiver, keep_alive)))
+            Some((
+                Ok::<_, Infallible>(event),
+                (receiver, keep_alive, shutting_down),
+            ))
         },
     );
     Ok(Sse::new(stream).into_response())

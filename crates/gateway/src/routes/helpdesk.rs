@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::error::{json_response, ApiError, ApiResult};
 use crate::json::{parse, read_body};
-use crate::routes::customer::publish_outcome;
+use crate::routes::customer::publish_messages;
 use crate::signing::SignedHeaders;
 use crate::state::AppState;
 use crate::telemetry;
@@ -51,7 +51,7 @@ pub const GENERIC_ADAPTER: &str = "standard";
 
 #[utoipa::path(
     post, path = "/v1/helpdesk/{adapter}/events", tag = "helpdesk",
-    params(("adapter" = String, Path, description = "`standard` (Standard Webhooks) or `chatwoot` (Chatwoot Agent Bot)")),
+    params(("adapter" = String, Path, description = "`standard` (Standard Webhooks), `chatwoot` (Chatwoot Agent Bot) or `django-helpdesk` (its follow-up webhook, `?token=`)")),
     responses(
         (status = 200, body = InboundAccepted, description = "applied, or a duplicate delivery (no effect)"),
         (status = 400, body = crate::error::ErrorBody, description = "invalid_json, invalid_request, unsupported_event_type"),
@@ -65,18 +65,26 @@ pub async fn inbound_event(
     Path(adapter): Path<String>,
     request: Request,
 ) -> ApiResult {
-    if adapter != GENERIC_ADAPTER && adapter != crate::chatwoot::ADAPTER {
+    if adapter != GENERIC_ADAPTER
+        && adapter != crate::chatwoot::ADAPTER
+        && adapter != crate::django_helpdesk::ADAPTER
+    {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "adapter_not_found",
             format!(
-                "no helpdesk adapter {adapter:?}; use {GENERIC_ADAPTER:?} or {:?}",
-                crate::chatwoot::ADAPTER
+                "no helpdesk adapter {adapter:?}; use {GENERIC_ADAPTER:?}, {:?} or {:?}",
+                crate::chatwoot::ADAPTER,
+                crate::django_helpdesk::ADAPTER
             ),
         ));
     }
     let headers = request.headers().clone();
+    let query = request.uri().query().map(str::to_string);
     let body = read_body(request, &()).await?;
+    if adapter == crate::django_helpdesk::ADAPTER {
+        return crate::django_helpdesk::inbound(state, query.as_deref(), &headers, &body).await;
+    }
     if adapter == crate::chatwoot::ADAPTER {
         return crate::chatwoot::inbound(state, headers, body).await;
     }
@@ -178,7 +186,7 @@ pub async fn inbound_event(
     );
     let final_state = applied.conversation.state;
     if !applied.duplicate {
-        publish_outcome(&state, applied);
+        publish_messages(&state, &applied);
         if final_state != conversation.state {
             state
                 .live

@@ -1,9 +1,12 @@
 //! The routes, assembled into one [`router`]: customer chat, helpdesk webhooks, admin, ops.
 
 pub mod admin;
+pub mod console;
 pub mod customer;
 pub mod helpdesk;
 pub mod ops;
+pub mod origin;
+pub mod widget;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -31,6 +34,11 @@ use crate::state::AppState;
         admin::stats,
         admin::outbox,
         admin::sync_knowledge,
+        console::summary,
+        console::questions,
+        console::transcript,
+        console::eval_reports,
+        console::eval_report,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -71,7 +79,8 @@ pub fn router(state: AppState) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT]);
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([header::RETRY_AFTER]);
     let customer = Router::new()
         .route("/v1/conversations", post(customer::create_conversation))
         .route("/v1/conversations/{id}", get(customer::get_conversation))
@@ -96,12 +105,25 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/conversations/{id}", get(admin::get_conversation))
         .route("/v1/admin/stats", get(admin::stats))
         .route("/v1/admin/outbox", get(admin::outbox))
-        .route("/v1/admin/knowledge/sync", post(admin::sync_knowledge));
+        .route("/v1/admin/knowledge/sync", post(admin::sync_knowledge))
+        .route("/v1/admin/console/summary", get(console::summary))
+        .route("/v1/admin/console/questions", get(console::questions))
+        .route(
+            "/v1/admin/console/conversations/{id}",
+            get(console::transcript),
+        )
+        .route("/v1/admin/eval-reports", get(console::eval_reports))
+        .route("/v1/admin/eval-reports/{name}", get(console::eval_report))
+        .route("/console", get(console::console_page))
+        .route("/console/console.js", get(console::console_js))
+        .route("/console/console.css", get(console::console_css));
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi));
+        .route("/openapi.json", get(ops::openapi))
+        .route("/", get(widget::demo_page))
+        .route("/widget.js", get(widget::widget_js));
     let max_body = state.config.max_body_bytes;
     Router::new()
         .merge(customer)

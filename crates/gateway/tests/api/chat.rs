@@ -170,3 +170,32 @@ async fn feedback_on_a_message_that_is_not_the_bots_is_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_long_conversation_goes_on_being_answered() {
+    let app = spawn_app(Options::default()).await;
+    let conversation = app.create_conversation("acme").await;
+    let questions = [
+        "How do I reset my password?",
+        "How do I get a refund for my annual plan?",
+    ];
+
+    for turn in 0..30 {
+        app.send(&conversation, questions[turn % 2]).await;
+    }
+    let outcome = app
+        .send_json(&conversation, "How do I reset my password?")
+        .await;
+
+    assert_eq!(
+        outcome["reply"]["decision"], "answer",
+        "60 earlier turns are trimmed to what the engine reads, not refused: {outcome:#}"
+    );
+    assert_eq!(
+        app.transcript(&conversation).await["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        62
+    );
+}

@@ -203,3 +203,50 @@ async fn too_many_messages_from_one_customer_get_429_with_retry_after() {
         "the refused message was not stored"
     );
 }
+
+#[tokio::test]
+async fn a_busy_workspace_gets_429_while_other_workspaces_are_served() {
+    let app = spawn_app(Options {
+        workspace_per_second: 2,
+        ..Options::default()
+    })
+    .await;
+    let globex = app.create_conversation("globex").await;
+
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let response = app
+            .client
+            .post(app.url("/v1/conversations"))
+            .json(&json!({"workspace": "acme"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(response.headers().contains_key("retry-after"));
+            assert_eq!(
+                response.json::<Value>().await.unwrap()["code"],
+                "rate_limited"
+            );
+        }
+    }
+
+    assert!(statuses.contains(&StatusCode::CREATED), "{statuses:?}");
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/conversations/{}", globex.id)))
+        .bearer_auth(&globex.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "globex has its own budget"
+    );
+}

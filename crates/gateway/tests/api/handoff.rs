@@ -74,6 +74,19 @@ async fn asking_for_a_person_hands_off_and_the_helpdesk_gets_a_signed_webhook_wi
     assert_eq!(outbox[0]["id"], webhook.id.as_str());
     let stats = app.admin_json("/v1/admin/stats", ACME_ADMIN_KEY).await;
     assert_eq!(stats["handoffs_by_reason"]["customer_requested_human"], 1);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("fathom_webhook_deliveries_total{event_type=\"conversation.handoff\"}"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -221,4 +234,37 @@ async fn an_event_still_undelivered_after_the_deadline_goes_to_the_dead_letters(
         attempts,
         "a dead event is not retried"
     );
+}
+
+#[tokio::test]
+async fn a_customer_marking_the_conversation_solved_sends_conversation_resolved() {
+    let receiver = spawn_receiver(&outbound_secret(), vec![]).await;
+    let app = spawn_app(Options {
+        webhook_url: Some(receiver.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let conversation = app.create_conversation("acme").await;
+    app.send(&conversation, "How do I reset my password?").await;
+
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/conversations/{}/feedback", conversation.id)))
+        .bearer_auth(&conversation.token)
+        .json(&serde_json::json!({"resolved": true}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let delivered = receiver.wait_for_processed(1).await;
+    let data = &delivered[0].body["data"];
+    assert_eq!(delivered[0].body["type"], "conversation.resolved");
+    assert_eq!(data["state"], "resolved");
+    assert_eq!(data["reason"], "answered");
+    assert_eq!(
+        data["cited_articles"][0]["article_id"],
+        "account-reset-password"
+    );
+    assert_eq!(data["transcript"].as_array().unwrap().len(), 2);
 }

@@ -19,8 +19,8 @@ use fathom_core::{SparseEmbedder, VectorStore, WorkspaceId};
 use fathom_embed::Bm25Embedder;
 use fathom_gateway::signing::{SignedHeaders, WebhookSecret};
 use fathom_gateway::{
-    Application, ChatwootConfig, Dependencies, GatewayConfig, Knowledge, OutboxConfig, RateLimits,
-    Secret, WebhookEndpoint, WorkspaceConfig,
+    Application, ChatwootConfig, Dependencies, DjangoHelpdeskConfig, GatewayConfig, Knowledge,
+    OutboxConfig, RateLimits, Secret, WebhookEndpoint, WorkspaceConfig,
 };
 use fathom_ingest::sync::{sync_folder, SyncBackends, SyncOptions};
 use fathom_retrieve::{Retriever, RetrieverConfig};
@@ -49,6 +49,9 @@ pub const GLOBEX_ADMIN_KEY: &str = "globex-admin-key-0123456789";
 pub const CHATWOOT_ACCOUNT: u64 = 1;
 pub const CHATWOOT_TOKEN: &str = "chatwoot-bot-access-token";
 pub const CHATWOOT_SECRET: &str = "chatwoot-webhook-secret";
+pub const DJANGO_HELPDESK_QUEUE: u64 = 2;
+pub const DJANGO_HELPDESK_PASSWORD: &str = "fathom-api-password";
+pub const DJANGO_HELPDESK_TOKEN: &str = "django-helpdesk-webhook-token-0123";
 
 /// The knowledge the engine answers from, shared by every app of one test.
 pub struct Fixture {
@@ -101,7 +104,10 @@ pub struct Options {
     pub webhook_url: Option<String>,
     /// Base URL of a (fake) Chatwoot for acme's Agent Bot.
     pub chatwoot_url: Option<String>,
+    /// django-helpdesk's base URL (`…/helpdesk`): the workspace hands off to it.
+    pub django_helpdesk_url: Option<String>,
     pub customer_per_minute: u32,
+    pub workspace_per_second: u32,
     pub outbox: OutboxConfig,
     pub max_body_bytes: usize,
 }
@@ -111,7 +117,9 @@ impl Default for Options {
         Self {
             webhook_url: None,
             chatwoot_url: None,
+            django_helpdesk_url: None,
             customer_per_minute: 1000,
+            workspace_per_second: 10_000,
             outbox: fast_outbox(),
             max_body_bytes: 64 * 1024,
         }
@@ -302,13 +310,24 @@ pub async fn start(
         api_access_token: Secret::new(CHATWOOT_TOKEN),
         webhook_secret: Secret::new(CHATWOOT_SECRET),
     });
+    acme.django_helpdesk = options
+        .django_helpdesk_url
+        .map(|base_url| DjangoHelpdeskConfig {
+            base_url,
+            queue_id: DJANGO_HELPDESK_QUEUE,
+            api_token: None,
+            username: Some("fathom".into()),
+            password: Some(Secret::new(DJANGO_HELPDESK_PASSWORD)),
+            webhook_token: Secret::new(DJANGO_HELPDESK_TOKEN),
+            priority: 3,
+        });
     let globex = WorkspaceConfig::new(GLOBEX_ADMIN_KEY);
     let config = GatewayConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
         max_body_bytes: options.max_body_bytes,
         rate_limits: RateLimits {
             customer_per_minute: options.customer_per_minute,
-            workspace_per_second: 10_000,
+            workspace_per_second: options.workspace_per_second,
         },
         outbox: options.outbox,
         shutdown_grace: Duration::from_secs(2),

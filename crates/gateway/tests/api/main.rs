@@ -4,6 +4,8 @@
 mod admin;
 mod chat;
 mod chatwoot;
+mod console;
+mod django_helpdesk;
 mod errors;
 mod handoff;
 mod helpers;

@@ -100,6 +100,7 @@ async fn graceful_shutdown_lets_the_request_in_flight_finish() {
     );
     let mut config = fathom_gateway::GatewayConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
+        shutdown_grace: Duration::from_secs(8),
         ..Default::default()
     };
     config.workspaces.insert(
@@ -143,6 +144,7 @@ async fn graceful_shutdown_lets_the_request_in_flight_finish() {
         .unwrap();
     let in_flight = tokio::spawn({
         let client = client.clone();
+        let created = created.clone();
         async move {
             client
                 .post(format!(
@@ -156,7 +158,18 @@ async fn graceful_shutdown_lets_the_request_in_flight_finish() {
                 .await
         }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut live = client
+        .get(format!(
+            "http://{address}/v1/conversations/{}/events",
+            created["conversation_id"].as_str().unwrap()
+        ))
+        .bearer_auth(created["customer_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // Long enough for both connections to be accepted, even on a busy machine.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let stopping = std::time::Instant::now();
     stop.send(()).unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     chunks.send(Ok(r#" my password?"}"#.into())).await.unwrap();
@@ -164,11 +177,23 @@ async fn graceful_shutdown_lets_the_request_in_flight_finish() {
 
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    let stream_end = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = live.chunk().await {}
+    })
+    .await;
+    assert!(
+        stream_end.is_ok(),
+        "a live stream ends when shutdown begins"
+    );
     tokio::time::timeout(Duration::from_secs(5), server)
         .await
         .expect("the server stops within the grace period")
         .unwrap()
         .unwrap();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "an open live stream does not hold the shutdown for the whole grace period"
+    );
     assert!(
         client
             .get(format!("http://{address}/healthz"))

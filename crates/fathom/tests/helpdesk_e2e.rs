@@ -1,0 +1,490 @@
+//! Handoff to a real django-helpdesk, end to end: `e2e/helpdesk/run.sh` starts django-helpdesk
+//! (PyPI `django-helpdesk`, SQLite) on a loopback port and `fathom serve` talks to it. A customer
+//! asks for a person; the ticket appears in django-helpdesk with the (redacted) transcript; the
+//! customer's next message becomes a follow-up; an agent's follow-up posted through
+//! django-helpdesk's REST API comes back over its follow-up webhook and the customer reads it;
+//! resolving and closing the ticket resolve and close the conversation.
+//!
+//! django-helpdesk must be installable (`.ci/run` runs `e2e/helpdesk/run.sh install`); if it
+//! cannot be started this test fails and says why.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+const ADMIN_KEY: &str = "acme-admin-key-0123456789";
+const WEBHOOK_TOKEN: &str = "dh-token-5b0e1c7a9f2d4e6b8a3c";
+const FATHOM_PASSWORD: &str = "fathom-e2e-password-4821";
+const AGENT_PASSWORD: &str = "agent-e2e-password-7310";
+/// The first start installs django-helpdesk into ~/.cache/fathom (about 20 s, longer on a slow
+/// network); later starts take a few seconds.
+const HELPDESK_START_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Kills a child process (and its process group) when the test ends, however it ends.
+struct KillOnDrop {
+    name: &'static str,
+    child: Child,
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // The child leads its own process group: take down anything it started too.
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        eprintln!("stopped {}", self.name);
+    }
+}
+
+fn free_address() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root")
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A tiny HTTP/1.1 client: one request per connection; `authorization` is the whole header value.
+fn request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect(address).expect("server reachable");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let authorization = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nAccept: application/json\r\n{authorization}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let json = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()));
+    (status, json)
+}
+
+/// Polls `check` until it holds; on a timeout the panic shows `logs()` (the servers' logs).
+fn wait_until(
+    what: &str,
+    timeout: Duration,
+    logs: &dyn Fn() -> String,
+    mut check: impl FnMut() -> bool,
+) {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}\n{}", logs());
+}
+
+/// What `run.sh serve` prints before the server starts.
+struct Helpdesk {
+    address: SocketAddr,
+    queue_id: u64,
+    _process: KillOnDrop,
+}
+
+impl Helpdesk {
+    fn as_user(&self, user: &str, password: &str) -> String {
+        format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+    }
+
+    fn fathom(&self) -> String {
+        self.as_user("fathom", FATHOM_PASSWORD)
+    }
+
+    fn agent(&self) -> String {
+        self.as_user("agent", AGENT_PASSWORD)
+    }
+
+    fn api(&self, method: &str, path: &str, auth: &str, body: Option<&Value>) -> (u16, Value) {
+        request(
+            self.address,
+            method,
+            &format!("/helpdesk/api/{path}"),
+            Some(auth),
+            body,
+        )
+    }
+}
+
+fn start_helpdesk(dir: &Path, fathom_inbound_url: &str) -> Helpdesk {
+    let address = free_address();
+    let script = repo_root().join("e2e/helpdesk/run.sh");
+    let log_path = dir.join("helpdesk.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut command = Command::new(&script);
+    command
+        .args(["serve", &address.port().to_string()])
+        .env("HELPDESK_DATA_DIR", dir.join("helpdesk"))
+        .env("FATHOM_WEBHOOK_URL", fathom_inbound_url)
+        .env("FATHOM_HELPDESK_PASSWORD", FATHOM_PASSWORD)
+        .env("AGENT_PASSWORD", AGENT_PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().unwrap_or_else(|error| {
+        panic!(
+            "django-helpdesk could not be started: {} failed to run: {error}",
+            script.display()
+        )
+    });
+    let stdout = child.stdout.take().unwrap();
+    let mut process = KillOnDrop {
+        name: "django-helpdesk",
+        child,
+    };
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let fail = |why: String| -> ! {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect::<Vec<_>>();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "django-helpdesk could not be started ({} serve): {why}\n--- its log ---\n{}\n\
+             (CI installs it with `e2e/helpdesk/run.sh install`; it needs python3 >= 3.10 with venv and PyPI)",
+            script.display(),
+            tail.join("\n")
+        )
+    };
+    let setup: Value = match receiver.recv_timeout(HELPDESK_START_TIMEOUT) {
+        Ok(line) if !line.trim().is_empty() => serde_json::from_str(&line)
+            .unwrap_or_else(|error| fail(format!("unreadable setup line {line:?}: {error}"))),
+        Ok(_) => {
+            let status = process.child.wait().ok();
+            fail(format!("it exited before it was set up ({status:?})"))
+        }
+        Err(_) => fail(format!("not set up within {HELPDESK_START_TIMEOUT:?}")),
+    };
+    let started = Instant::now();
+    while TcpStream::connect(address).is_err() {
+        if let Ok(Some(status)) = process.child.try_wait() {
+            fail(format!("the server exited ({status})"));
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            fail(format!("nothing listens on {address} after 60 s"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Helpdesk {
+        address,
+        queue_id: setup["queue_id"]
+            .as_u64()
+            .expect("queue_id in the setup line"),
+        _process: process,
+    }
+}
+
+fn fathom(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fathom"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--embedder")
+        .arg("none");
+    cmd
+}
+
+fn start_fathom(dir: &Path, address: SocketAddr, helpdesk: &Helpdesk) -> KillOnDrop {
+    let articles = dir.join("articles");
+    std::fs::create_dir_all(&articles).unwrap();
+    std::fs::write(
+        articles.join("password.md"),
+        "---\nid: reset-password\ntitle: Reset your password\nurl: https://help.example/reset-password\n---\n\n# Reset your password\n\nClick Forgot password on the sign-in page; the reset link is valid for 60 minutes.\n",
+    )
+    .unwrap();
+    let data = dir.join("data");
+    let ingest = fathom(&data)
+        .args(["ingest", "--workspace", "acme"])
+        .arg(&articles)
+        .output()
+        .unwrap();
+    assert!(
+        ingest.status.success(),
+        "ingest failed: {}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    let config = dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[outbox]
+initial_backoff = 0.2
+max_backoff = 1
+poll_interval = 0.2
+
+[workspaces.acme]
+admin_key = "{ADMIN_KEY}"
+
+[workspaces.acme.django_helpdesk]
+base_url = "http://{}/helpdesk"
+queue_id = {}
+username = "fathom"
+password = "{FATHOM_PASSWORD}"
+webhook_token = "{WEBHOOK_TOKEN}"
+"#,
+            helpdesk.address, helpdesk.queue_id
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("fathom.log")).unwrap();
+    let mut command = fathom(&data);
+    command
+        .env("FATHOM_LOG", "info")
+        .arg("serve")
+        .arg("--addr")
+        .arg(address.to_string())
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(log);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let process = KillOnDrop {
+        name: "fathom serve",
+        child: command.spawn().expect("fathom serve starts"),
+    };
+    let logs = || std::fs::read_to_string(dir.join("fathom.log")).unwrap_or_default();
+    wait_until(
+        "fathom serve to listen",
+        Duration::from_secs(30),
+        &logs,
+        || TcpStream::connect(address).is_ok(),
+    );
+    process
+}
+
+fn transcript(gateway: SocketAddr, conversation: &str, token: &str) -> Value {
+    let (status, body) = request(
+        gateway,
+        "GET",
+        &format!("/v1/conversations/{conversation}"),
+        Some(&format!("Bearer {token}")),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn agent_messages(conversation: &Value) -> Vec<String> {
+    conversation["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "agent")
+        .filter_map(|m| m["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_handoff_becomes_a_django_helpdesk_ticket_and_the_agents_follow_up_reaches_the_customer() {
+    let dir = TempDir::new().unwrap();
+    let gateway = free_address();
+    let inbound =
+        format!("http://{gateway}/v1/helpdesk/django-helpdesk/events?token={WEBHOOK_TOKEN}");
+    let helpdesk = start_helpdesk(dir.path(), &inbound);
+    let _fathom = start_fathom(dir.path(), gateway, &helpdesk);
+    let log = || {
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+        format!(
+            "--- fathom log ---\n{}\n--- django-helpdesk log ---\n{}",
+            read("fathom.log"),
+            read("helpdesk.log")
+        )
+    };
+
+    // A customer talks to the bot, then asks for a person.
+    let (status, created) = request(
+        gateway,
+        "POST",
+        "/v1/conversations",
+        None,
+        Some(&json!({"workspace": "acme", "customer": {"name": "Ada"}})),
+    );
+    assert_eq!(status, 201, "{created}");
+    let conversation = created["conversation_id"].as_str().unwrap().to_string();
+    let token = created["customer_token"].as_str().unwrap().to_string();
+    let say = |text: &str| {
+        request(
+            gateway,
+            "POST",
+            &format!("/v1/conversations/{conversation}/messages"),
+            Some(&format!("Bearer {token}")),
+            Some(&json!({ "text": text })),
+        )
+    };
+    let (status, reply) = say("How do I reset my password?");
+    assert_eq!(
+        (status, reply["state"].as_str()),
+        (200, Some("bot")),
+        "{reply}"
+    );
+    let (status, reply) = say("I want to talk to a person, write to ada@example.com");
+    assert_eq!(
+        (status, reply["state"].as_str()),
+        (200, Some("handed_off")),
+        "{reply}"
+    );
+
+    // The ticket appears in django-helpdesk, carrying the transcript (redacted).
+    let mut ticket = Value::Null;
+    wait_until(
+        "the handoff ticket in django-helpdesk",
+        Duration::from_secs(30),
+        &log,
+        || {
+            let (status, tickets) = helpdesk.api("GET", "tickets/", &helpdesk.fathom(), None);
+            assert_eq!(status, 200, "listing tickets: {tickets}");
+            ticket = tickets["results"][0].clone();
+            !ticket.is_null()
+        },
+    );
+    let ticket_id = ticket["id"].as_u64().unwrap();
+    let description = ticket["description"].as_str().unwrap_or_default();
+    assert_eq!(ticket["queue"].as_u64(), Some(helpdesk.queue_id));
+    for expected in [
+        "Customer: How do I reset my password?",
+        "Customer: I want to talk to a person, write to [EMAIL_1]",
+        "Bot: ",
+        "Reason: ",
+        "Summary: ",
+        conversation.as_str(),
+    ] {
+        assert!(
+            description.contains(expected),
+            "{expected:?} missing from the ticket:\n{description}\n{}",
+            log()
+        );
+    }
+    assert!(
+        !description.contains("ada@example.com"),
+        "the e-mail address is redacted:\n{description}"
+    );
+
+    // While a person has it, the customer's messages become follow-ups on the ticket.
+    let (status, accepted) = say("It is about my invoice too");
+    assert_eq!(status, 202, "{accepted}");
+    wait_until(
+        "the customer's message as a follow-up",
+        Duration::from_secs(30),
+        &log,
+        || {
+            let (_, ticket) = helpdesk.api(
+                "GET",
+                &format!("tickets/{ticket_id}/"),
+                &helpdesk.fathom(),
+                None,
+            );
+            ticket["followup_set"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|f| f["comment"] == "Customer: It is about my invoice too")
+        },
+    );
+
+    // The agent answers through django-helpdesk's API, which calls Fathom's webhook before it
+    // answers. An internal note stays in the helpdesk; the public reply reaches the customer.
+    let agent_follow_up = |comment: &str, public: bool, new_status: Option<u64>| {
+        let mut body = json!({"ticket": ticket_id, "comment": comment, "public": public});
+        if let Some(status) = new_status {
+            body["new_status"] = status.into();
+        }
+        let (status, created) = helpdesk.api("POST", "followups/", &helpdesk.agent(), Some(&body));
+        assert_eq!(status, 201, "posting {body}: {created}\n{}", log());
+    };
+    agent_follow_up("internal: check billing", false, None);
+    agent_follow_up("Hi Ada, Dana here. I will reset it for you.", true, None);
+    let seen = transcript(gateway, &conversation, &token);
+    assert_eq!(
+        agent_messages(&seen),
+        vec!["Hi Ada, Dana here. I will reset it for you.".to_string()],
+        "the webhook delivered the reply before django-helpdesk answered: {seen}"
+    );
+    assert_eq!(seen["state"], "human", "{seen}");
+
+    // Resolving the ticket resolves the conversation; closing it closes it.
+    agent_follow_up("Done: the password is reset.", true, Some(3));
+    let seen = transcript(gateway, &conversation, &token);
+    assert_eq!(seen["state"], "resolved", "{seen}");
+    assert_eq!(
+        agent_messages(&seen).last().map(String::as_str),
+        Some("Done: the password is reset.")
+    );
+    agent_follow_up("", false, Some(4));
+    let seen = transcript(gateway, &conversation, &token);
+    assert_eq!(seen["state"], "closed", "{seen}");
+    assert_eq!(agent_messages(&seen).len(), 2, "{seen}");
+
+    // A wrong token is refused.
+    let (status, refused) = request(
+        gateway,
+        "POST",
+        "/v1/helpdesk/django-helpdesk/events?token=not-the-token-0000000000",
+        None,
+        Some(&json!({"ticket": {"id": ticket_id}})),
+    );
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (401, Some("invalid_webhook_signature"))
+    );
+}

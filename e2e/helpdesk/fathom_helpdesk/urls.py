@@ -1,0 +1,8 @@
+"""django-helpdesk at /helpdesk/ (its REST API at /helpdesk/api/) and Django's admin at /admin/."""
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("helpdesk/", include("helpdesk.urls", namespace="helpdesk")),
+]
