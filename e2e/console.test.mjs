@@ -147,6 +147,8 @@ test("the console shows the numbers the store holds, transcripts and eval report
   const comments = await page.locator("#feedback-list .comment").allInnerTexts();
   assert.deepEqual([...comments].sort(), [...EXPECTED.comments].sort());
   assert.deepEqual([...comments].sort(), summary.feedback.items.filter((i) => i.comment).map((i) => i.comment).sort());
+  assert.equal(await page.locator("#feedback-list li").count(), summary.feedback.items.length);
+  assert.equal(summary.feedback.items.length, EXPECTED.comments.length, "ratings with comments only");
   assert.equal(await page.evaluate(() => window.__xss), undefined);
   assert.equal(await page.locator("#feedback-list img").count(), 0);
   const whole = await page.locator("body").innerText();
@@ -199,9 +201,13 @@ test("the console shows the numbers the store holds, transcripts and eval report
   await report.locator("h1").waitFor();
   assert.match(await report.locator("h1").innerText(), /Fathom eval/);
   await page.locator("#report-view").scrollIntoViewIfNeeded();
+  await page.locator("#report-view").screenshot({ path: path.join(ARTIFACTS, "console-eval-report.png") });
 
-  await page.locator("#resolution-card").scrollIntoViewIfNeeded();
-  await page.screenshot({ path: path.join(ARTIFACTS, "console.png"), fullPage: true });
+  // One tall viewport rather than fullPage: Chromium paints the report's frame only in view.
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  await page.setViewportSize({ width: 1280, height });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(ARTIFACTS, "console.png") });
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

@@ -6,7 +6,7 @@
 #   e2e/helpdesk/run.sh serve PORT     # install if needed, set up users and queue, serve
 #
 # The venv lives in ${FATHOM_CACHE:-~/.cache/fathom}/django-helpdesk-<hash of requirements.txt>
-# (built once, ~15 s; reused after). `serve` reads:
+# (built once, about 20 s; reused after). `serve` reads:
 #   HELPDESK_DATA_DIR          database and uploads (default: a new temporary folder)
 #   FATHOM_WEBHOOK_URL         Fathom's inbound URL, called after every follow-up
 #   FATHOM_HELPDESK_PASSWORD   password of the API user `fathom` (default fathom-password)

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     comment TEXT,
     created_at INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS feedback_by_conversation ON feedback (conversation_id);
 CREATE TABLE IF NOT EXISTS outbox (
     id TEXT PRIMARY KEY,
     workspace TEXT NOT NULL,

@@ -22,6 +22,10 @@ fn shared_set(name: &str) -> PathBuf {
     set
 }
 
+/// The tests share one eval index (embedding the sets is the slow part), and one process at a
+/// time may open it: qdrant-edge locks its write-ahead log.
+static EVAL_INDEX: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn fathom() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fathom"));
     let data = repo_root().join("target/fathom-eval-data");
@@ -48,6 +52,9 @@ fn run(cmd: &mut Command) -> serde_json::Value {
 
 #[test]
 fn retrieval_quality_holds_on_the_shared_sets_and_hybrid_beats_both_halves() {
+    let _index = EVAL_INDEX
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     // Measured (MiniLM, DBSF fusion, previous customer turn carried), hit@1/hit@5/MRR:
     //   ibmcloud-docs: bm25 0.779/0.919/0.850, dense 0.814/0.965/0.879, hybrid 0.884/0.988/0.928
     //   tv-manual:     bm25 0.669/0.950/0.783, dense 0.411/0.745/0.554, hybrid 0.676/0.924/0.786
@@ -71,6 +78,9 @@ fn retrieval_quality_holds_on_the_shared_sets_and_hybrid_beats_both_halves() {
 
 #[test]
 fn extractive_decisions_hold_their_resolution_and_false_resolution_on_the_shared_sets() {
+    let _index = EVAL_INDEX
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     // Measured (MiniLM, DBSF, extractive, default threshold 0.625):
     //   ibmcloud-docs: resolution 63.0% (51/81), false resolution 8.3% (3/36), clarify 4/9
     //   tv-manual:     resolution 47.0% (199/423)

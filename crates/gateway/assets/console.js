@@ -123,7 +123,7 @@
     $("feedback-down").textContent = f.down;
     $("feedback-comments").textContent = f.comments;
     const items = f.items.map((item) => {
-      const icon = item.rating === "up" ? "👍" : item.rating === "down" ? "👎" : "💬";
+      const icon = item.rating === "up" ? "👍 up" : item.rating === "down" ? "👎 down" : "💬 comment";
       return el("li", { attrs: { "data-rating": item.rating || "none" } },
         el("span", { text: `${icon} ${when(item.created_at_ms)} ` }),
         transcriptButton(item.conversation_id),
@@ -193,7 +193,8 @@
 
   async function openTranscript(conversationId) {
     try {
-      const view = await api("/v1/admin/console/conversations/" + encodeURIComponent(conversationId));
+      const view = await api("/v1/admin/console/conversations/" + encodeURIComponent(conversationId) +
+        "?quiet_hours=" + encodeURIComponent($("quiet").value));
       const section = $("transcript");
       section.hidden = false;
       section.dataset.conversation = view.conversation_id;

@@ -226,6 +226,21 @@ fn ticket_title(data: &Value) -> String {
     format!("Chat: {}", truncate(&one_line, TITLE_CHARS))
 }
 
+/// Where the latest `lines` that fit in `budget` characters start (the last line always counts).
+fn latest_within(lines: &[String], budget: usize) -> usize {
+    let mut start = lines.len();
+    let mut used = 0;
+    while start > 0 {
+        let size = lines[start - 1].chars().count();
+        if start < lines.len() && used + size > budget {
+            break;
+        }
+        used += size;
+        start -= 1;
+    }
+    start
+}
+
 /// The ticket description: why the bot handed off, who the customer is, what was said.
 pub fn describe(data: &Value) -> String {
     let mut out = String::from("Handed over by Fathom, the support assistant.\n\n");
@@ -272,25 +287,13 @@ pub fn describe(data: &Value) -> String {
             format!("{role}: {}\n", line["text"].as_str().unwrap_or_default())
         })
         .collect();
-    let mut budget = TRANSCRIPT_CHARS;
-    let kept = lines
-        .iter()
-        .rev()
-        .take_while(|line| {
-            let fits = line.chars().count() <= budget;
-            budget = budget.saturating_sub(line.chars().count());
-            fits
-        })
-        .count()
-        .max(1)
-        .min(lines.len());
-    if kept < lines.len() {
+    let first_kept = latest_within(&lines, TRANSCRIPT_CHARS);
+    if first_kept > 0 {
         out.push_str(&format!(
-            "[{} earlier messages left out; Fathom's admin API has them all]\n",
-            lines.len() - kept
+            "[{first_kept} earlier messages left out; Fathom's admin API has them all]\n"
         ));
     }
-    for line in &lines[lines.len() - kept..] {
+    for line in &lines[first_kept..] {
         if line.chars().count() > TRANSCRIPT_CHARS {
             out.push_str(&truncate(line, TRANSCRIPT_CHARS));
             out.push('\n');
@@ -392,6 +395,31 @@ fn ignored(why: &str) -> ApiResult {
     ))
 }
 
+/// The follow-ups that are a person answering the customer, oldest first. Fathom opened the
+/// ticket, so its first follow-up ("Ticket Opened") is Fathom's API user's; every other public
+/// follow-up with text, up to the one that triggered the webhook, is an agent's reply.
+fn agent_replies(webhook: &FollowupWebhook) -> Vec<&Followup> {
+    let followups = &webhook.ticket.followup_set;
+    let opener = followups.iter().min_by_key(|f| f.id).and_then(|f| f.user);
+    let mut replies: Vec<&Followup> = followups
+        .iter()
+        .filter(|f| f.public && f.user.is_some() && f.user != opener)
+        .filter(|f| f.comment.as_deref().is_some_and(|c| !c.trim().is_empty()))
+        .filter(|f| webhook.followup_id.is_none_or(|latest| f.id <= latest))
+        .collect();
+    replies.sort_by_key(|f| f.id);
+    replies
+}
+
+/// What a ticket status means for the conversation: resolved, or closed (closed, duplicate).
+fn conversation_state_for(ticket_status: u64) -> Option<ConversationState> {
+    match ticket_status {
+        STATUS_RESOLVED => Some(ConversationState::Resolved),
+        STATUS_CLOSED | STATUS_DUPLICATE => Some(ConversationState::Closed),
+        _ => None,
+    }
+}
+
 pub async fn inbound(
     state: AppState,
     query: Option<&str>,
@@ -428,25 +456,9 @@ pub async fn inbound(
         return ignored("the ticket's conversation is gone");
     };
 
-    // Fathom opened the ticket, so the first follow-up ("Ticket Opened") is its API user's;
-    // every other public follow-up with text is a person answering the customer.
-    let opener = ticket
-        .followup_set
-        .iter()
-        .min_by_key(|f| f.id)
-        .and_then(|f| f.user);
-    let mut replies: Vec<&Followup> = ticket
-        .followup_set
-        .iter()
-        .filter(|f| f.public && f.user.is_some() && f.user != opener)
-        .filter(|f| f.comment.as_deref().is_some_and(|c| !c.trim().is_empty()))
-        .filter(|f| webhook.followup_id.is_none_or(|latest| f.id <= latest))
-        .collect();
-    replies.sort_by_key(|f| f.id);
-
     let mut applied_count = 0;
     let mut current = before.clone();
-    for reply in replies {
+    for reply in agent_replies(&webhook) {
         let change = Change {
             messages: vec![NewMessage::agent(
                 reply.comment.as_deref().unwrap_or_default().trim(),
@@ -478,11 +490,7 @@ pub async fn inbound(
         }
     }
 
-    let target = match ticket.status {
-        Some(STATUS_RESOLVED) => Some(ConversationState::Resolved),
-        Some(STATUS_CLOSED | STATUS_DUPLICATE) => Some(ConversationState::Closed),
-        _ => None,
-    };
+    let target = ticket.status.and_then(conversation_state_for);
     if let Some(target) = target.filter(|t| *t != current.state) {
         let change = Change {
             state: Some(target),
@@ -568,6 +576,53 @@ mod tests {
             ticket_title(&data),
             "Chat: My invoice is wrong, email me at [EMAIL_1]"
         );
+    }
+
+    fn webhook(
+        followup_id: Option<u64>,
+        followups: &[(u64, Option<u64>, &str, bool)],
+    ) -> FollowupWebhook {
+        FollowupWebhook {
+            followup_id,
+            ticket: Ticket {
+                id: 7,
+                status: Some(1),
+                followup_set: followups
+                    .iter()
+                    .map(|(id, user, comment, public)| Followup {
+                        id: *id,
+                        user: *user,
+                        comment: Some(comment.to_string()),
+                        public: *public,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    #[test]
+    fn only_public_follow_ups_with_text_by_others_than_the_opener_are_agent_replies() {
+        let followups = [
+            (12, Some(2), "after the trigger", true),
+            (9, Some(1), "Ticket Opened", true),
+            (11, Some(2), "Second reply", true),
+            (10, Some(2), "internal note", false),
+            (13, None, "an e-mail", true),
+            (14, Some(1), "Customer: hi", true),
+            (15, Some(3), "  ", true),
+            (16, Some(3), "First reply of another agent", true),
+        ];
+
+        let ids = |webhook: &FollowupWebhook| -> Vec<u64> {
+            agent_replies(webhook).iter().map(|f| f.id).collect()
+        };
+
+        assert_eq!(ids(&webhook(Some(12), &followups)), vec![11, 12]);
+        assert_eq!(ids(&webhook(None, &followups)), vec![11, 12, 16]);
+        assert_eq!(conversation_state_for(3), Some(ConversationState::Resolved));
+        assert_eq!(conversation_state_for(4), Some(ConversationState::Closed));
+        assert_eq!(conversation_state_for(5), Some(ConversationState::Closed));
+        assert_eq!(conversation_state_for(2), None);
     }
 
     #[test]

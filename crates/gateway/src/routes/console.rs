@@ -250,7 +250,7 @@ pub struct FeedbackSummary {
     pub down: u64,
     /// Feedback entries with a comment.
     pub comments: u64,
-    /// Every entry, newest first (at most 200).
+    /// Every rating or comment, newest first (at most 200).
     pub items: Vec<FeedbackItem>,
 }
 
@@ -298,15 +298,19 @@ pub fn summarize(
     let mut items: Vec<FeedbackItem> = activity
         .iter()
         .flat_map(|a| {
-            a.feedback.iter().map(|record| FeedbackItem {
-                rated_text: record.message_seq.and_then(|seq| {
-                    a.messages
-                        .iter()
-                        .find(|m| m.seq == seq)
-                        .map(|m| preview(&m.text))
-                }),
-                record: record.clone(),
-            })
+            // A bare "this solved it" is a confirmation, not feedback to read.
+            a.feedback
+                .iter()
+                .filter(|record| record.rating.is_some() || record.comment.is_some())
+                .map(|record| FeedbackItem {
+                    rated_text: record.message_seq.and_then(|seq| {
+                        a.messages
+                            .iter()
+                            .find(|m| m.seq == seq)
+                            .map(|m| preview(&m.text))
+                    }),
+                    record: record.clone(),
+                })
         })
         .collect();
     items.sort_by_key(|item| std::cmp::Reverse(item.record.created_at_ms));
@@ -509,7 +513,7 @@ pub async fn questions(
 pub struct TranscriptView {
     #[serde(flatten)]
     pub conversation: ConversationView,
-    /// As the resolution rate counts it, with a 24-hour quiet window.
+    /// As the resolution rate counts it (quiet window `quiet_hours`, default 24).
     pub outcome: Outcome,
     /// Oldest first, each bot message with its decision: kind, reason, confidence, citations
     /// (with chunk ids), evidence ids, summary.
@@ -520,7 +524,10 @@ pub struct TranscriptView {
 /// `GET /v1/admin/console/conversations/{id}`
 #[utoipa::path(
     get, path = "/v1/admin/console/conversations/{id}", tag = "admin",
-    params(("id" = String, Path, description = "conversation id")),
+    params(
+        ("id" = String, Path, description = "conversation id"),
+        ("quiet_hours" = Option<u32>, Query, description = "quiet window for the outcome, 0–720 hours (default 24)"),
+    ),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "the conversation, its outcome, every message with the bot's decision, reason, confidence, citations and evidence ids, and its feedback", body = Object),
@@ -531,8 +538,13 @@ pub async fn transcript(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult {
     let workspace = authorize(&state, &headers)?;
+    let params = parse_window(query.as_deref())?;
+    let policy = ResolutionPolicy {
+        quiet_window_ms: i64::from(params.quiet_hours.unwrap_or(24)) * 3600 * 1000,
+    };
     let id = ConversationId::parse(&id).ok_or_else(ApiError::conversation_not_found)?;
     let conversation = state
         .store
@@ -546,7 +558,7 @@ pub async fn transcript(
         messages,
         feedback,
     };
-    let outcome = insights::outcome(&activity, now_ms(), ResolutionPolicy::default());
+    let outcome = insights::outcome(&activity, now_ms(), policy);
     Ok(json_response(
         StatusCode::OK,
         &TranscriptView {

@@ -149,6 +149,11 @@ async fn the_summary_counts_outcomes_handoffs_and_feedback_of_its_own_workspace_
         .filter_map(|i| i["comment"].as_str())
         .collect();
     assert_eq!(comments.len(), 2, "{comments:?}");
+    assert_eq!(
+        summary["feedback"]["items"].as_array().unwrap().len(),
+        2,
+        "a bare confirmation is not listed as feedback"
+    );
     assert!(comments.contains(&"quick and right") && comments.contains(&"I wanted it today"));
     assert!(
         !summary.to_string().contains("globex secret"),
@@ -238,6 +243,10 @@ async fn a_transcript_shows_each_decisions_reason_confidence_and_evidence_to_its
     assert!(!decision["evidence_ids"].as_array().unwrap().is_empty());
     assert_eq!(view["feedback"][0]["comment"], "thanks");
     assert_eq!(view["outcome"], "confirmed");
+    let bad_window = app
+        .admin_get(&format!("{path}?quiet_hours=9999"), ACME_ADMIN_KEY)
+        .await;
+    assert_eq!(bad_window.status(), StatusCode::BAD_REQUEST);
     assert_eq!(from_globex.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         from_globex.json::<Value>().await.unwrap()["code"],
