@@ -1,15 +1,14 @@
 //! End-to-end tests of the `fathom` binary on the real embedded stack: qdrant-edge on disk,
 //! BM25, and (where named) the local MiniLM model.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{assert_success, fathom_with_embedder, repo_root};
 use serde_json::Value;
 use tempfile::TempDir;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn model_dir() -> PathBuf {
     std::env::var_os("FATHOM_MODEL_DIR")
@@ -17,39 +16,22 @@ fn model_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("models/all-minilm-l6-v2"))
 }
 
-/// `fathom` with a private data dir and the given embedder.
+/// `fathom` with a private data dir, the given embedder and the local MiniLM model.
 fn fathom(data: &Path, embedder: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fathom"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--embedder")
-        .arg(embedder)
-        .arg("--model-dir")
-        .arg(model_dir());
+    let mut cmd = fathom_with_embedder(data, embedder);
+    cmd.arg("--model-dir").arg(model_dir());
     cmd
 }
 
 fn run_json(cmd: &mut Command) -> Value {
     let output = cmd.output().expect("fathom runs");
-    assert_success(&output);
+    assert_success(&output, "fathom");
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
             "stdout is not JSON ({e}): {}",
             String::from_utf8_lossy(&output.stdout)
         )
     })
-}
-
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "fathom failed ({}):\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {

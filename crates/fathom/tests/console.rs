@@ -7,12 +7,16 @@
 //! Needs `chromium`, Node.js and `e2e/node_modules` (`.ci/run` and `scripts/test.sh` install
 //! them); without them this test fails and says what to install.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod common;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use common::{
+    assert_browser_test_passed, bearer, browser_prerequisites, browser_test_command, fathom,
+    free_address, ingest, repo_root, request, run_ok, spawn_server, write_gateway_config,
+};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -22,118 +26,14 @@ const OTHER_ADMIN_KEY: &str = "globex-console-admin-key-0123456789";
 const HOSTILE_COMMENT: &str = "Wrong article <img src=x onerror=\"window.__xss='comment'\">";
 const OTHER_WORKSPACE_COMMENT: &str = "globex-only comment, never on acme's console";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn knowledge_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval-mini")
 }
 
-fn free_address() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("a free loopback port")
-        .local_addr()
-        .expect("its address")
-}
-
-fn fathom(data: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fathom"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--embedder")
-        .arg("none");
-    cmd
-}
-
-fn run_ok(command: &mut Command, what: &str) {
-    let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// What the browser tests need, or a panic that says how to get it.
-fn browser_prerequisites(root: &Path) -> PathBuf {
-    let chromium = std::env::var_os("FATHOM_E2E_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
-    assert!(
-        chromium.exists(),
-        "the console's browser test needs Chromium at {} (Debian: apt-get install -y chromium; \
-         or set FATHOM_E2E_CHROMIUM)",
-        chromium.display()
-    );
-    assert!(
-        root.join("e2e/node_modules/playwright-core").is_dir(),
-        "the console's browser test needs e2e/node_modules: run `npm ci --prefix e2e`"
-    );
-    let node = Command::new("node").arg("--version").output();
-    assert!(
-        node.is_ok_and(|o| o.status.success()),
-        "the console's browser test needs Node.js (node) on PATH"
-    );
-    chromium
-}
-
-/// `fathom serve`, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for_listener(address: SocketAddr, server: &mut Server, log: &Path) {
-    let started = Instant::now();
-    while TcpStream::connect(address).is_err() {
-        if let Ok(Some(status)) = server.0.try_wait() {
-            panic!(
-                "fathom serve exited ({status}):\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "fathom serve did not listen on {address} within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A tiny HTTP/1.1 client (one request per connection): status and JSON body.
-fn request(address: SocketAddr, path: &str, bearer: Option<&str>, body: &Value) -> (u16, Value) {
-    let mut stream = TcpStream::connect(address).expect("gateway reachable");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let body = body.to_string();
-    let auth = bearer
-        .map(|token| format!("Authorization: Bearer {token}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+/// A POST with a JSON body, as the customer with `token` if given.
+fn post(address: SocketAddr, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let authorization = token.map(bearer);
+    request(address, "POST", path, authorization.as_deref(), Some(body))
 }
 
 struct Customer {
@@ -144,7 +44,7 @@ struct Customer {
 
 impl Customer {
     fn start(address: SocketAddr, workspace: &str) -> Self {
-        let (status, body) = request(
+        let (status, body) = post(
             address,
             "/v1/conversations",
             None,
@@ -160,7 +60,7 @@ impl Customer {
 
     /// Ask; the bot's reply (decision, reason, seq).
     fn ask(&self, text: &str) -> Value {
-        let (status, body) = request(
+        let (status, body) = post(
             self.address,
             &format!("/v1/conversations/{}/messages", self.id),
             Some(&self.token),
@@ -171,7 +71,7 @@ impl Customer {
     }
 
     fn feedback(&self, feedback: Value) {
-        let (status, body) = request(
+        let (status, body) = post(
             self.address,
             &format!("/v1/conversations/{}/feedback", self.id),
             Some(&self.token),
@@ -194,19 +94,14 @@ fn handed_off(reply: &Value, question: &str) -> String {
 #[test]
 fn the_console_shows_what_the_store_holds_in_a_real_browser() {
     let root = repo_root();
-    let chromium = browser_prerequisites(&root);
+    let chromium = browser_prerequisites(&root, "the console's browser test");
 
     // Arrange: a small help center for two workspaces, BM25 only.
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
     let articles = knowledge_fixture().join("articles");
     for workspace in ["acme", "globex"] {
-        run_ok(
-            fathom(&data)
-                .args(["ingest", "--workspace", workspace])
-                .arg(&articles),
-            "fathom ingest",
-        );
+        ingest(&data, workspace, &articles);
     }
     // Two real eval reports; the newer one must be listed first.
     let reports = data.join("eval-reports").join("acme");
@@ -229,29 +124,15 @@ fn the_console_shows_what_the_store_holds_in_a_real_browser() {
         .set_modified(SystemTime::now() - Duration::from_secs(86_400))
         .unwrap();
 
-    let config = dir.path().join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_gateway_config(
+        dir.path(),
+        &format!(
             "[workspaces.acme]\nadmin_key = \"{ADMIN_KEY}\"\n\n[workspaces.globex]\nadmin_key = \"{OTHER_ADMIN_KEY}\"\n"
         ),
-    )
-    .unwrap();
+    );
     let address = free_address();
     let log = dir.path().join("serve.log");
-    let mut server = Server(
-        fathom(&data)
-            .arg("serve")
-            .arg("--addr")
-            .arg(address.to_string())
-            .arg("--config")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("fathom serve starts"),
-    );
-    wait_for_listener(address, &mut server, &log);
+    let server = spawn_server(&data, &config, address, &log);
 
     // Seed acme: 7 conversations. Resolved: 👍 (1) and "this solved it" (3). Unresolved: 👎 (2)
     // and three handoffs (4, 5, 6). Pending (inside the 24-hour quiet window): 7.
@@ -318,29 +199,18 @@ fn the_console_shows_what_the_store_holds_in_a_real_browser() {
     // Act: the browser scenarios.
     let artifacts = root.join("target/e2e-artifacts");
     let started = Instant::now();
-    let run = Command::new("node")
+    let run = browser_test_command(&root, address, &chromium, &artifacts)
         .arg("--test-reporter=spec")
         .arg(root.join("e2e/console.test.mjs"))
-        .current_dir(&root)
-        .env("FATHOM_E2E_BASE_URL", format!("http://{address}"))
         .env("FATHOM_E2E_ADMIN_KEY", ADMIN_KEY)
         .env("FATHOM_E2E_OTHER_ADMIN_KEY", OTHER_ADMIN_KEY)
         .env("FATHOM_E2E_EXPECTED", expected.to_string())
-        .env("FATHOM_E2E_ARTIFACTS", &artifacts)
-        .env("FATHOM_E2E_CHROMIUM", &chromium)
         .output()
         .expect("node runs");
     drop(server);
 
     // Assert
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        run.status.success(),
-        "console browser test failed ({}):\n{stdout}\n{stderr}\n--- fathom serve log ---\n{}",
-        run.status,
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
+    assert_browser_test_passed(&run, "console browser test", &log);
     eprintln!(
         "console browser test passed in {:.1} s; screenshot in {}",
         started.elapsed().as_secs_f64(),

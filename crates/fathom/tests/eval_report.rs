@@ -3,9 +3,12 @@
 //! own rows, the HTML report is self-contained and escaped, `--baseline` finds flipped cases, and
 //! the gates fail the run when a bound is missed.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{assert_success, fathom};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -15,33 +18,19 @@ fn fixture() -> PathBuf {
 
 /// `fathom eval <fixture>` with a private data dir, BM25 only, and extra arguments.
 fn eval(data: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fathom"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--embedder", "none", "eval"])
+    fathom(data)
+        .arg("eval")
         .arg(fixture())
         .args(extra)
         .output()
         .expect("fathom runs")
 }
 
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "fathom eval failed ({}):\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// Run once and return the JSON report.
 fn report(dir: &TempDir) -> Value {
     let json = dir.path().join("report.json");
     let output = eval(&dir.path().join("data"), &["--json", path_str(&json)]);
-    assert_success(&output);
+    assert_success(&output, "fathom eval");
     read_json(&json)
 }
 
@@ -172,7 +161,7 @@ fn the_html_report_is_self_contained_has_its_charts_and_escapes_a_planted_script
 
     let output = eval(&dir.path().join("data"), &["--html", path_str(&html)]);
 
-    assert_success(&output);
+    assert_success(&output, "fathom eval");
     let page = std::fs::read_to_string(&html).expect("HTML written");
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert_eq!(page.matches("<svg").count(), 3, "curve, tags, latency");
@@ -222,7 +211,7 @@ fn a_baseline_report_gives_deltas_and_the_cases_that_flipped_both_ways() {
         ],
     );
 
-    assert_success(&output);
+    assert_success(&output, "fathom eval");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("flipped: 1 resolved → not resolved, 1 not resolved → resolved"),
@@ -269,7 +258,7 @@ fn the_gates_fail_the_run_with_a_clear_message_only_when_a_bound_is_missed() {
         stderr.contains("gate failed: resolution rate") && stderr.contains("--min-resolution"),
         "{stderr}"
     );
-    assert_success(&met);
+    assert_success(&met, "fathom eval");
     let bad_bound = eval(&data, &["--max-false-resolution", "7"]);
     assert!(!bad_bound.status.success());
     assert!(String::from_utf8_lossy(&bad_bound.stderr).contains("between 0 and 1"));

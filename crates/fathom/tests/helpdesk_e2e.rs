@@ -8,13 +8,19 @@
 //! django-helpdesk must be installable (`.ci/run` runs `e2e/helpdesk/run.sh install`); if it
 //! cannot be started this test fails and says why.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{
+    bearer, free_address, ingest, repo_root, request, serve_command, wait_until, write_articles,
+    write_gateway_config, ServerGuard,
+};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -25,39 +31,6 @@ const AGENT_PASSWORD: &str = "agent-e2e-password-7310";
 /// The first start installs django-helpdesk into ~/.cache/fathom (about 20 s, longer on a slow
 /// network); later starts take a few seconds.
 const HELPDESK_START_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// Kills a child process (and its process group) when the test ends, however it ends.
-struct KillOnDrop {
-    name: &'static str,
-    child: Child,
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        // The child leads its own process group: take down anything it started too.
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        eprintln!("stopped {}", self.name);
-    }
-}
-
-fn free_address() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("the repository root")
-}
 
 fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -80,62 +53,11 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// A tiny HTTP/1.1 client: one request per connection; `authorization` is the whole header value.
-fn request(
-    address: SocketAddr,
-    method: &str,
-    path: &str,
-    authorization: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut stream = TcpStream::connect(address).expect("server reachable");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let authorization = authorization
-        .map(|a| format!("Authorization: {a}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nAccept: application/json\r\n{authorization}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let json = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()));
-    (status, json)
-}
-
-/// Polls `check` until it holds; on a timeout the panic shows `logs()` (the servers' logs).
-fn wait_until(
-    what: &str,
-    timeout: Duration,
-    logs: &dyn Fn() -> String,
-    mut check: impl FnMut() -> bool,
-) {
-    let started = Instant::now();
-    while started.elapsed() < timeout {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out after {timeout:?} waiting for {what}\n{}", logs());
-}
-
 /// What `run.sh serve` prints before the server starts.
 struct Helpdesk {
     address: SocketAddr,
     queue_id: u64,
-    _process: KillOnDrop,
+    _process: ServerGuard,
 }
 
 impl Helpdesk {
@@ -177,18 +99,14 @@ fn start_helpdesk(dir: &Path, fathom_inbound_url: &str) -> Helpdesk {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log);
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let mut child = command.spawn().unwrap_or_else(|error| {
-        panic!(
-            "django-helpdesk could not be started: {} failed to run: {error}",
-            script.display()
-        )
-    });
-    let stdout = child.stdout.take().unwrap();
-    let mut process = KillOnDrop {
-        name: "django-helpdesk",
-        child,
-    };
+    let mut process = ServerGuard::spawn_in_own_process_group("django-helpdesk", &mut command)
+        .unwrap_or_else(|error| {
+            panic!(
+                "django-helpdesk could not be started: {} failed to run: {error}",
+                script.display()
+            )
+        });
+    let stdout = process.child().stdout.take().unwrap();
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
@@ -210,20 +128,13 @@ fn start_helpdesk(dir: &Path, fathom_inbound_url: &str) -> Helpdesk {
         Ok(line) if !line.trim().is_empty() => serde_json::from_str(&line)
             .unwrap_or_else(|error| fail(format!("unreadable setup line {line:?}: {error}"))),
         Ok(_) => {
-            let status = process.child.wait().ok();
+            let status = process.child().wait().ok();
             fail(format!("it exited before it was set up ({status:?})"))
         }
         Err(_) => fail(format!("not set up within {HELPDESK_START_TIMEOUT:?}")),
     };
-    let started = Instant::now();
-    while TcpStream::connect(address).is_err() {
-        if let Ok(Some(status)) = process.child.try_wait() {
-            fail(format!("the server exited ({status})"));
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            fail(format!("nothing listens on {address} after 60 s"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if let Err(why) = process.wait_until_listening(address) {
+        fail(why);
     }
     Helpdesk {
         address,
@@ -234,40 +145,20 @@ fn start_helpdesk(dir: &Path, fathom_inbound_url: &str) -> Helpdesk {
     }
 }
 
-fn fathom(data: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fathom"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--embedder")
-        .arg("none");
-    cmd
-}
-
-fn start_fathom(dir: &Path, address: SocketAddr, helpdesk: &Helpdesk) -> KillOnDrop {
+fn start_fathom(dir: &Path, address: SocketAddr, helpdesk: &Helpdesk) -> ServerGuard {
     let articles = dir.join("articles");
-    std::fs::create_dir_all(&articles).unwrap();
-    std::fs::write(
-        articles.join("password.md"),
-        "---\nid: reset-password\ntitle: Reset your password\nurl: https://help.example/reset-password\n---\n\n# Reset your password\n\nClick Forgot password on the sign-in page; the reset link is valid for 60 minutes.\n",
-    )
-    .unwrap();
-    let data = dir.join("data");
-    let ingest = fathom(&data)
-        .args(["ingest", "--workspace", "acme"])
-        .arg(&articles)
-        .output()
-        .unwrap();
-    assert!(
-        ingest.status.success(),
-        "ingest failed: {}",
-        String::from_utf8_lossy(&ingest.stderr)
+    write_articles(
+        &articles,
+        &[(
+            "password.md",
+            "---\nid: reset-password\ntitle: Reset your password\nurl: https://help.example/reset-password\n---\n\n# Reset your password\n\nClick Forgot password on the sign-in page; the reset link is valid for 60 minutes.\n",
+        )],
     );
-    let config = dir.join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let data = dir.join("data");
+    ingest(&data, "acme", &articles);
+    let config = write_gateway_config(
+        dir,
+        &format!(
             r#"[outbox]
 initial_backoff = 0.2
 max_backoff = 1
@@ -285,31 +176,15 @@ webhook_token = "{WEBHOOK_TOKEN}"
 "#,
             helpdesk.address, helpdesk.queue_id
         ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.join("fathom.log")).unwrap();
-    let mut command = fathom(&data);
+    );
+    let log = dir.join("fathom.log");
+    let mut command = serve_command(&data, &config, address);
     command
         .env("FATHOM_LOG", "info")
-        .arg("serve")
-        .arg("--addr")
-        .arg(address.to_string())
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(log);
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let process = KillOnDrop {
-        name: "fathom serve",
-        child: command.spawn().expect("fathom serve starts"),
-    };
-    let logs = || std::fs::read_to_string(dir.join("fathom.log")).unwrap_or_default();
-    wait_until(
-        "fathom serve to listen",
-        Duration::from_secs(30),
-        &logs,
-        || TcpStream::connect(address).is_ok(),
-    );
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut process = ServerGuard::spawn_in_own_process_group("fathom serve", &mut command)
+        .expect("fathom serve starts");
+    process.wait_for_listener(address, &log);
     process
 }
 
@@ -318,7 +193,7 @@ fn transcript(gateway: SocketAddr, conversation: &str, token: &str) -> Value {
         gateway,
         "GET",
         &format!("/v1/conversations/{conversation}"),
-        Some(&format!("Bearer {token}")),
+        Some(&bearer(token)),
         None,
     );
     assert_eq!(status, 200, "{body}");
@@ -368,7 +243,7 @@ fn a_handoff_becomes_a_django_helpdesk_ticket_and_the_agents_follow_up_reaches_t
             gateway,
             "POST",
             &format!("/v1/conversations/{conversation}/messages"),
-            Some(&format!("Bearer {token}")),
+            Some(&bearer(&token)),
             Some(&json!({ "text": text })),
         )
     };

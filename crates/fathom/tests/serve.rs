@@ -2,100 +2,25 @@
 //! same data folder, and every webhook event arrives, each id processed once by a deduplicating
 //! receiver. Plain HTTP/1.1 over std sockets on loopback, so this needs nothing but the binary.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{
+    bearer, free_address, ingest, request, spawn_server, wait_until, write_articles,
+    write_gateway_config,
+};
 use fathom_gateway::signing::SignedHeaders;
 use fathom_gateway::WebhookSecret;
-use serde_json::{json, Value};
+use serde_json::json;
 use tempfile::TempDir;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ADMIN_KEY: &str = "acme-admin-key-0123456789";
-
-fn free_address() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn fathom(data: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fathom"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--embedder")
-        .arg("none");
-    cmd
-}
-
-/// A tiny HTTP/1.1 client: one request per connection.
-fn request(
-    address: SocketAddr,
-    method: &str,
-    path: &str,
-    auth: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut stream = TcpStream::connect(address).expect("gateway reachable");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = auth
-        .map(|a| format!("Authorization: Bearer {a}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while started.elapsed() < timeout {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-fn serve(data: &Path, config: &Path, address: SocketAddr) -> Child {
-    let child = fathom(data)
-        .arg("serve")
-        .arg("--addr")
-        .arg(address.to_string())
-        .arg("--config")
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("fathom serve starts");
-    wait_until("the gateway to listen", Duration::from_secs(30), || {
-        TcpStream::connect(address).is_ok()
-    });
-    child
-}
 
 #[derive(Default)]
 struct Received {
@@ -167,34 +92,24 @@ fn spawn_receiver(listener: TcpListener) -> Arc<Mutex<Received>> {
 fn events_survive_a_sigkill_while_the_helpdesk_is_down_and_arrive_once_each_after_a_restart() {
     let dir = TempDir::new().unwrap();
     let articles = dir.path().join("articles");
-    std::fs::create_dir_all(&articles).unwrap();
-    std::fs::write(
-        articles.join("password.md"),
-        "---\nid: reset-password\ntitle: Reset your password\n---\n\n# Reset your password\n\nClick Forgot password on the sign-in page; the link is valid for 60 minutes.\n",
-    )
-    .unwrap();
-    let data = dir.path().join("data");
-    let ingest = fathom(&data)
-        .args(["ingest", "--workspace", "acme"])
-        .arg(&articles)
-        .output()
-        .unwrap();
-    assert!(
-        ingest.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ingest.stderr)
+    write_articles(
+        &articles,
+        &[(
+            "password.md",
+            "---\nid: reset-password\ntitle: Reset your password\n---\n\n# Reset your password\n\nClick Forgot password on the sign-in page; the link is valid for 60 minutes.\n",
+        )],
     );
+    let data = dir.path().join("data");
+    ingest(&data, "acme", &articles);
     let helpdesk = free_address();
-    let config = dir.path().join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_gateway_config(
+        dir.path(),
+        &format!(
             "[outbox]\ninitial_backoff = 0.1\nmax_backoff = 0.5\n\n[workspaces.acme]\nadmin_key = \"{ADMIN_KEY}\"\n\n[workspaces.acme.webhook]\nurl = \"http://{helpdesk}/hooks\"\nsecrets = [\"{SECRET}\"]\n"
         ),
-    )
-    .unwrap();
+    );
     let gateway = free_address();
-    let mut first = serve(&data, &config, gateway);
+    let mut first = spawn_server(&data, &config, gateway, &dir.path().join("serve-1.log"));
 
     // Three conversations hand off and go on talking while the helpdesk is down.
     for _ in 0..3 {
@@ -215,7 +130,7 @@ fn events_survive_a_sigkill_while_the_helpdesk_is_down_and_arrive_once_each_afte
             gateway,
             "POST",
             &path,
-            Some(token),
+            Some(&bearer(token)),
             Some(&json!({"text": "I want to talk to a person"})),
         );
         assert_eq!(
@@ -227,13 +142,19 @@ fn events_survive_a_sigkill_while_the_helpdesk_is_down_and_arrive_once_each_afte
             gateway,
             "POST",
             &path,
-            Some(token),
+            Some(&bearer(token)),
             Some(&json!({"text": "it is about my invoice"})),
         );
         assert_eq!(status, 202);
     }
     let outbox_ids = |address| -> Vec<(String, String, u64)> {
-        let (_, outbox) = request(address, "GET", "/v1/admin/outbox", Some(ADMIN_KEY), None);
+        let (_, outbox) = request(
+            address,
+            "GET",
+            "/v1/admin/outbox",
+            Some(&bearer(ADMIN_KEY)),
+            None,
+        );
         outbox["events"]
             .as_array()
             .cloned()
@@ -251,6 +172,7 @@ fn events_survive_a_sigkill_while_the_helpdesk_is_down_and_arrive_once_each_afte
     wait_until(
         "each conversation's first event to fail",
         Duration::from_secs(20),
+        &String::new,
         || {
             // A conversation's later events wait for its first: delivery is in order.
             let events = outbox_ids(gateway);
@@ -269,21 +191,20 @@ fn events_survive_a_sigkill_while_the_helpdesk_is_down_and_arrive_once_each_afte
         .collect();
 
     // SIGKILL, the helpdesk comes up, and the gateway restarts on the same data folder.
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.sigkill();
     let received = spawn_receiver(TcpListener::bind(helpdesk).unwrap());
-    let mut second = serve(&data, &config, gateway);
+    let second = spawn_server(&data, &config, gateway, &dir.path().join("serve-2.log"));
 
     wait_until(
         "every event to be delivered",
         Duration::from_secs(30),
+        &String::new,
         || {
             let events = outbox_ids(gateway);
             events.len() == 6 && events.iter().all(|(_, status, _)| status == "delivered")
         },
     );
-    let _ = second.kill();
-    let _ = second.wait();
+    drop(second);
     let received = received.lock().unwrap();
     let processed: BTreeSet<String> = received.processed.iter().cloned().collect();
     assert_eq!(
