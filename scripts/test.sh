@@ -4,16 +4,16 @@
 # integration, LLM end to end, and the retrieval-quality gates on ../shared/evals).
 #
 # The LLM tests (crates/answer/tests/llm_e2e.rs) run against llama.cpp's llama-server with
-# SmolLM2-135M, built once into ~/.cache/fathom by scripts/llama-server.sh (about an hour on two
-# cores the first time, reused after) and started on a free loopback port (FATHOM_TEST_LLM_PORT
+# SmolLM2-135M, built once into ~/.cache/fathom by scripts/llama-server.sh (a while on two cores
+# the first time, reused after) and started on a free loopback port (FATHOM_TEST_LLM_PORT
 # picks one). To run them against another endpoint instead, set FATHOM_TEST_LLM_BASE_URL (plus
 # FATHOM_TEST_LLM_MODEL and FATHOM_TEST_LLM_API_KEY); no local server is started then.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/fetch-model.sh
-# The chat widget's browser tests need playwright-core (and Debian's chromium, see .ci/run).
-[[ -d e2e/node_modules ]] || npm ci --prefix e2e --no-audit --no-fund
+# Debian packages, playwright-core and django-helpdesk when missing (see that script).
+scripts/test-deps.sh
 
 if [[ "${FATHOM_TEST_LLM:-on}" == off ]]; then
   # Only .ci/run's safety valve sets this (see there): the LLM end-to-end tests print "skipped".
