@@ -1,14 +1,17 @@
 //! `fathom eval-retrieval <SET>`: retrieval quality on an eval set, per retrieval mode.
 //! `fathom eval <SET>`: the whole answer engine on an eval set: terminal summary, JSON and HTML
 //! reports, comparison with a baseline report, and gates for CI.
+//! `fathom eval --replay <conversations.sqlite>`: recorded conversations through the engine as it
+//! is now, compared with what was recorded.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use fathom_conversations::{ConversationStore, SqliteStore};
 use fathom_core::{RetrievalMode, WorkspaceId};
-use fathom_evals::{evaluate_retrieval, EvalSet, Pricing, Rate, Report, RetrievalMetrics};
+use fathom_evals::{evaluate_retrieval, replay, EvalSet, Pricing, Rate, Report, RetrievalMetrics};
 use fathom_ingest::sync::sync_folder;
 use fathom_retrieve::ContextCarry;
 
@@ -167,8 +170,28 @@ fn slug(name: &str) -> String {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Eval-set folder: `articles/*.md` and `cases.jsonl` (see evals/README.md).
-    pub set: PathBuf,
-    /// Write the full report (metrics with intervals, per tag, curve, per-case rows) as JSON.
+    #[arg(required_unless_present = "replay")]
+    pub set: Option<PathBuf>,
+    /// Instead of a set: replay the conversations recorded in this conversation store (e.g.
+    /// `data/conversations.sqlite`) through the engine as configured now, on the workspace's
+    /// current index, and compare with what was recorded.
+    #[arg(
+        long,
+        value_name = "CONVERSATIONS.SQLITE",
+        conflicts_with_all = ["set", "html", "baseline", "limit", "min_resolution", "max_false_resolution", "min_clarify"]
+    )]
+    pub replay: Option<PathBuf>,
+    /// With --replay: the workspace whose conversations are replayed [default: default].
+    #[arg(long, requires = "replay")]
+    pub workspace: Option<WorkspaceId>,
+    /// With --replay: only conversations started in the last N days.
+    #[arg(long, value_name = "N", requires = "replay")]
+    pub days: Option<u32>,
+    /// With --replay: only the N most recent conversations.
+    #[arg(long, value_name = "N", requires = "replay")]
+    pub last: Option<usize>,
+    /// Write the full report (metrics with intervals, per tag, curve, per-case rows) as JSON
+    /// (with --replay: the replay's counts and one row per replayed message).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Write a self-contained HTML report (charts inline, opens offline).
@@ -208,6 +231,13 @@ pub struct EvalArgs {
 }
 
 pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Result<ExitCode> {
+    if let Some(store) = &args.replay {
+        return run_replay(settings, &args, store).await;
+    }
+    let set_path = args
+        .set
+        .as_ref()
+        .context("give an eval-set folder, or --replay <conversations.sqlite>")?;
     for (flag, bound) in [
         ("--min-resolution", args.min_resolution),
         ("--max-false-resolution", args.max_false_resolution),
@@ -224,7 +254,7 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
         args.price_per_1k_prompt_tokens >= 0.0 && args.price_per_1k_completion_tokens >= 0.0,
         "token prices cannot be negative"
     );
-    let set = EvalSet::load(&args.set)?;
+    let set = EvalSet::load(set_path)?;
     // Read the baseline first: a typo in its path should not cost a whole run.
     let baseline = match &args.baseline {
         Some(path) => {
@@ -250,11 +280,7 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
     let rows =
         fathom_evals::decisions::run_cases(&engine, &workspace, &cases, &|| bar.inc(1)).await;
     bar.finish_and_clear();
-    let mode = if settings.llm_base_url.is_some() {
-        format!("llm:{}", settings.llm_model)
-    } else {
-        "extractive".to_string()
-    };
+    let mode = engine_mode(settings);
     let threshold = engine.config().judge.min_confidence;
     let pricing = Pricing {
         per_1k_prompt_tokens: args.price_per_1k_prompt_tokens,
@@ -286,6 +312,114 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `extractive`, or `llm:<model>` when a chat endpoint is configured.
+fn engine_mode(settings: &Settings) -> String {
+    if settings.llm_base_url.is_some() {
+        format!("llm:{}", settings.llm_model)
+    } else {
+        "extractive".to_string()
+    }
+}
+
+/// `fathom eval --replay <store>`: every recorded customer message that got a bot reply, through
+/// the engine again with the same history; decisions then and now, flips, citation changes and
+/// what the customers' ratings say. The recorded outcome is the baseline: there are no gold labels.
+async fn run_replay(
+    settings: &Settings,
+    args: &EvalArgs,
+    store_path: &Path,
+) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        store_path.is_file(),
+        "no conversation store at {} (`fathom serve` keeps it at <data-dir>/conversations.sqlite)",
+        store_path.display()
+    );
+    let workspace = match &args.workspace {
+        Some(workspace) => workspace.clone(),
+        None => WorkspaceId::parse("default")?,
+    };
+    let store = SqliteStore::open(store_path)
+        .with_context(|| format!("opening the conversation store {}", store_path.display()))?;
+    let since_ms = args.days.map_or(0, |days| {
+        fathom_conversations::now_ms() - i64::from(days) * 24 * 60 * 60 * 1000
+    });
+    let activity = store
+        .activity(&workspace, since_ms, args.last.unwrap_or(usize::MAX))
+        .await
+        .with_context(|| format!("reading conversations from {}", store_path.display()))?;
+
+    let backends = Backends::open(settings).await?;
+    let engine = backends.answer_engine(settings)?;
+    let cases = replay::cases_from_activity(&activity, &engine.config().limits);
+    let bar = progress_bar(cases.len() as u64, "messages", false);
+    let rows = replay::replay_cases(&engine, &cases, &|| bar.inc(1)).await;
+    bar.finish_and_clear();
+    let report = replay::summarise(
+        workspace.as_str(),
+        &engine_mode(settings),
+        engine.config().judge.min_confidence,
+        rows,
+    );
+
+    print_replay(&report, store_path);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("JSON report: {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_replay(report: &replay::ReplayReport, store: &Path) {
+    println!(
+        "replay of {} ({}, threshold {:.3}): {} messages with a bot reply in {} conversations of workspace {}",
+        store.display(),
+        report.mode,
+        report.threshold,
+        report.messages,
+        report.conversations,
+        report.workspace
+    );
+    println!("  {:<10} {:>6} {:>6}", "decision", "then", "now");
+    for (decision, then) in &report.decisions_then {
+        let now = report.decisions_now.get(decision).copied().unwrap_or(0);
+        println!("  {decision:<10} {then:>6} {now:>6}");
+    }
+    let transitions: Vec<String> = report
+        .transitions
+        .iter()
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect();
+    println!(
+        "  flipped: {}{}",
+        report.flipped,
+        if transitions.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", transitions.join(", "))
+        }
+    );
+    println!(
+        "  same decision, other articles cited: {}",
+        report.citations_changed
+    );
+    let f = &report.feedback;
+    println!(
+        "  feedback: 👍 answers still answered citing the same articles {}/{}; 👎 replies that changed {}/{}",
+        f.up_still_same_articles, f.up_rated_answers, f.down_changed, f.down_rated
+    );
+    for row in report.flips().chain(report.citation_changes()) {
+        let mut question: String = row.question.chars().take(70).collect();
+        if row.question.chars().count() > 70 {
+            question.push('…');
+        }
+        println!(
+            "    {} #{} {:?}\n      then {}\n      now  {}",
+            row.conversation_id, row.message_seq, question, row.then, row.now
+        );
+    }
 }
 
 /// The bounds given on the command line that the report misses, as sentences.
