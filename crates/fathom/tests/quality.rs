@@ -12,14 +12,24 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The shared eval sets: `$FATHOM_SHARED_EVALS`, else `../shared/evals` beside the repository
+/// (the workplace's layout), else `/work/shared/evals` (a clone made elsewhere on this machine).
 fn shared_set(name: &str) -> PathBuf {
-    let set = repo_root().join("../shared/evals").join(name);
-    assert!(
-        set.join("cases.jsonl").is_file(),
-        "eval set {} is missing",
-        set.display()
-    );
-    set
+    let candidates: Vec<PathBuf> = std::env::var_os("FATHOM_SHARED_EVALS")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            repo_root().join("../shared/evals"),
+            PathBuf::from("/work/shared/evals"),
+        ])
+        .collect();
+    candidates
+        .iter()
+        .map(|root| root.join(name))
+        .find(|set| set.join("cases.jsonl").is_file())
+        .unwrap_or_else(|| {
+            panic!("eval set {name} is missing: looked in {candidates:?} (set FATHOM_SHARED_EVALS)")
+        })
 }
 
 /// The tests share one eval index (embedding the sets is the slow part), and one process at a
