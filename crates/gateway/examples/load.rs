@@ -3,7 +3,7 @@
 //! messages one after another for a while. Prints messages/s, p50/p99 latency and the memory
 //! that open conversations cost.
 //!
-//! `target/debug/examples/load [conversations=100] [seconds=10] [messages per conversation=1]`
+//! `target/debug/examples/load [conversations=100] [seconds=10] [messages per conversation=1] [offered msg/s]`
 //! after `cargo build --workspace --all-targets` (a release build is faster still).
 
 use std::collections::BTreeMap;
@@ -54,6 +54,11 @@ async fn main() {
     // conversation carry context from one to the next, and the engine may hand off; then the
     // bot is silent (202) and the run measures the silent path instead.
     let per_conversation: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1);
+    // Optional offered load in messages/s across all conversations (open loop: each
+    // conversation sends on a fixed schedule, so latency is not inflated by the load generator's
+    // own queue). Without it every customer sends again the moment it gets a reply.
+    let rate: Option<f64> = args.next().and_then(|a| a.parse().ok());
+    let interval = rate.map(|r| Duration::from_secs_f64(conversations as f64 / r));
     let dir = tempfile::TempDir::new().unwrap();
     let knowledge = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knowledge");
     let store: Arc<dyn VectorStore> =
@@ -125,6 +130,9 @@ async fn main() {
             let mut latencies = Vec::new();
             let mut statuses = BTreeMap::<u16, usize>::new();
             let mut turn = index;
+            // Stagger the schedules so the offered load is even.
+            let mut next_send = tokio::time::Instant::now()
+                + interval.map_or(Duration::ZERO, |i| i * index as u32 / conversations as u32);
             while Instant::now() < deadline {
                 let created: Value = client
                     .post(format!("{base}/v1/conversations"))
@@ -141,6 +149,10 @@ async fn main() {
                 );
                 let token = created["customer_token"].as_str().unwrap().to_string();
                 for _ in 0..per_conversation {
+                    if let Some(interval) = interval {
+                        tokio::time::sleep_until(next_send).await;
+                        next_send += interval;
+                    }
                     if Instant::now() >= deadline {
                         break;
                     }
@@ -192,7 +204,8 @@ async fn main() {
     }
     let after_many = resident_kib();
     println!(
-        "{conversations} concurrent conversations, {per_conversation} message(s) each, {seconds} s: {} messages, {:.0} msg/s, p50 {:.1} ms, p99 {:.1} ms, statuses {statuses:?}",
+        "{conversations} concurrent conversations, {per_conversation} message(s) each, {seconds} s, offered {}: {} messages, {:.0} msg/s, p50 {:.1} ms, p99 {:.1} ms, statuses {statuses:?}",
+        rate.map_or("as fast as replies come".to_string(), |r| format!("{r} msg/s")),
         latencies.len(),
         latencies.len() as f64 / elapsed,
         percentile(0.50).as_secs_f64() * 1000.0,
