@@ -34,7 +34,7 @@ cat <<MSG
 Fathom is serving on http://$addr (Ctrl-C stops it):
   open http://$addr/          the demo product site: click the chat bubble and ask a question
   open http://$addr/console   the support-lead console (admin key: $admin_key)
-  curl -s -X POST http://$addr/v1/conversations -H 'content-type: application/json' -d '{}'
+  curl -s -X POST http://$addr/v1/conversations -H 'content-type: application/json' -d '{"workspace":"default"}'
   http://$addr/openapi.json   the chat API;   http://$addr/metrics   Prometheus metrics
 Other commands: $FATHOM --help   (search, ask, eval, status, bench…)
 
