@@ -101,6 +101,24 @@ fn backend(operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     }
 }
 
+/// Run a (cached) query and collect every row read by `read`; any SQLite error is reported as
+/// a failure of `operation`.
+fn query_rows<T, P: rusqlite::Params>(
+    connection: &Connection,
+    operation: &'static str,
+    sql: &str,
+    params: P,
+    read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = connection.prepare_cached(sql).map_err(backend(operation))?;
+    let rows = statement
+        .query_map(params, read)
+        .map_err(backend(operation))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend(operation));
+    rows
+}
+
 fn corrupt(operation: &'static str, what: impl std::fmt::Display) -> StoreError {
     StoreError::Backend {
         operation,
@@ -557,17 +575,14 @@ impl ConversationStore for SqliteStore {
 
     async fn messages(&self, id: ConversationId) -> Result<Vec<StoredMessage>, StoreError> {
         self.with("read messages", move |connection| {
-            let mut statement = connection
-                .prepare_cached(
-                    "SELECT seq, role, author, text, decision, created_at FROM messages
-                     WHERE conversation_id = ?1 ORDER BY seq",
-                )
-                .map_err(backend("read messages"))?;
-            let rows = statement
-                .query_map(params![id.to_string()], read_message)
-                .map_err(backend("read messages"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend("read messages"))?;
+            let rows = query_rows(
+                connection,
+                "read messages",
+                "SELECT seq, role, author, text, decision, created_at FROM messages
+                 WHERE conversation_id = ?1 ORDER BY seq",
+                params![id.to_string()],
+                read_message,
+            )?;
             rows.into_iter().map(decode_message).collect()
         })
         .await
@@ -598,25 +613,21 @@ impl ConversationStore for SqliteStore {
     ) -> Result<Vec<StoredConversation>, StoreError> {
         let workspace = workspace.clone();
         self.with("list conversations", move |connection| {
-            let mut statement = connection
-                .prepare_cached(&format!(
+            let rows = query_rows(
+                connection,
+                "list conversations",
+                &format!(
                     "SELECT {CONVERSATION_COLUMNS} FROM conversations
                      WHERE workspace = ?1 AND (?2 IS NULL OR state = ?2)
                      ORDER BY created_at DESC, id LIMIT ?3"
-                ))
-                .map_err(backend("list conversations"))?;
-            let rows = statement
-                .query_map(
-                    params![
-                        workspace.as_str(),
-                        query.state.map(ConversationState::as_str),
-                        i64::try_from(query.limit).unwrap_or(i64::MAX)
-                    ],
-                    read_conversation,
-                )
-                .map_err(backend("list conversations"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend("list conversations"))?;
+                ),
+                params![
+                    workspace.as_str(),
+                    query.state.map(ConversationState::as_str),
+                    i64::try_from(query.limit).unwrap_or(i64::MAX)
+                ],
+                read_conversation,
+            )?;
             rows.into_iter().map(RawConversation::decode).collect()
         })
         .await
@@ -627,14 +638,9 @@ impl ConversationStore for SqliteStore {
         self.with("stats", move |connection| {
             const OP: &str = "stats";
             let counts = |sql: &str| -> Result<BTreeMap<String, u64>, StoreError> {
-                let mut statement = connection.prepare_cached(sql).map_err(backend(OP))?;
-                let rows = statement
-                    .query_map(params![workspace.as_str()], |row| {
-                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                    })
-                    .map_err(backend(OP))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(backend(OP))?;
+                let rows = query_rows(connection, OP, sql, params![workspace.as_str()], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })?;
                 Ok(rows
                     .into_iter()
                     .map(|(key, count)| (key, count.max(0) as u64))
@@ -686,16 +692,13 @@ impl ConversationStore for SqliteStore {
 
     async fn feedback(&self, id: ConversationId) -> Result<Vec<crate::FeedbackRecord>, StoreError> {
         self.with("read feedback", move |connection| {
-            let mut statement = connection
-                .prepare_cached(&format!(
-                    "{FEEDBACK_SELECT} WHERE conversation_id = ?1 ORDER BY id"
-                ))
-                .map_err(backend("read feedback"))?;
-            let rows = statement
-                .query_map(params![id.to_string()], read_feedback)
-                .map_err(backend("read feedback"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend("read feedback"))?;
+            let rows = query_rows(
+                connection,
+                "read feedback",
+                &format!("{FEEDBACK_SELECT} WHERE conversation_id = ?1 ORDER BY id"),
+                params![id.to_string()],
+                read_feedback,
+            )?;
             rows.into_iter()
                 .map(|raw| decode_feedback(id, raw))
                 .collect()
@@ -727,29 +730,22 @@ impl ConversationStore for SqliteStore {
             let transaction = connection
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(backend(OP))?;
-            let raw = {
-                let mut statement = transaction
-                    .prepare_cached(&format!(
-                        "SELECT {OUTBOX_COLUMNS} FROM outbox AS event
-                         WHERE status = 'pending' AND next_attempt_at <= ?1
-                           AND NOT EXISTS (
-                               SELECT 1 FROM outbox AS earlier
-                               WHERE earlier.conversation_id = event.conversation_id
-                                 AND earlier.status = 'pending'
-                                 AND earlier.rowid < event.rowid)
-                         ORDER BY next_attempt_at, created_at LIMIT ?2"
-                    ))
-                    .map_err(backend(OP))?;
-                let rows = statement
-                    .query_map(
-                        params![now_ms, i64::try_from(limit).unwrap_or(i64::MAX)],
-                        read_event,
-                    )
-                    .map_err(backend(OP))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(backend(OP))?;
-                rows
-            };
+            let raw = query_rows(
+                &transaction,
+                OP,
+                &format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox AS event
+                     WHERE status = 'pending' AND next_attempt_at <= ?1
+                       AND NOT EXISTS (
+                           SELECT 1 FROM outbox AS earlier
+                           WHERE earlier.conversation_id = event.conversation_id
+                             AND earlier.status = 'pending'
+                             AND earlier.rowid < event.rowid)
+                     ORDER BY next_attempt_at, created_at LIMIT ?2"
+                ),
+                params![now_ms, i64::try_from(limit).unwrap_or(i64::MAX)],
+                read_event,
+            )?;
             let mut events = Vec::with_capacity(raw.len());
             for row in raw {
                 let mut event = decode_event(row)?;
@@ -823,16 +819,15 @@ impl ConversationStore for SqliteStore {
     async fn outbox(&self, workspace: &WorkspaceId) -> Result<Vec<OutboxEvent>, StoreError> {
         let workspace = workspace.clone();
         self.with("read outbox", move |connection| {
-            let mut statement = connection
-                .prepare_cached(&format!(
+            let rows = query_rows(
+                connection,
+                "read outbox",
+                &format!(
                     "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE workspace = ?1 ORDER BY created_at, rowid"
-                ))
-                .map_err(backend("read outbox"))?;
-            let rows = statement
-                .query_map(params![workspace.as_str()], read_event)
-                .map_err(backend("read outbox"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend("read outbox"))?;
+                ),
+                params![workspace.as_str()],
+                read_event,
+            )?;
             rows.into_iter().map(decode_event).collect()
         })
         .await
@@ -985,17 +980,16 @@ fn read_activity(
          ORDER BY created_at DESC, id LIMIT ?3";
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let selection = params![workspace.as_str(), since_ms, limit];
-    let mut statement = connection
-        .prepare_cached(&format!(
+    let conversations = query_rows(
+        connection,
+        OP,
+        &format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations
              WHERE workspace = ?1 AND created_at >= ?2 ORDER BY created_at DESC, id LIMIT ?3"
-        ))
-        .map_err(backend(OP))?;
-    let conversations = statement
-        .query_map(selection, read_conversation)
-        .map_err(backend(OP))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(backend(OP))?;
+        ),
+        selection,
+        read_conversation,
+    )?;
     let mut activity: Vec<crate::ConversationActivity> = Vec::with_capacity(conversations.len());
     let mut position: std::collections::HashMap<String, usize> = Default::default();
     for raw in conversations {
@@ -1007,14 +1001,15 @@ fn read_activity(
             feedback: vec![],
         });
     }
-    let mut statement = connection
-        .prepare_cached(&format!(
+    let messages: Vec<(String, RawMessage)> = query_rows(
+        connection,
+        OP,
+        &format!(
             "SELECT conversation_id, seq, role, author, text, decision, created_at FROM messages
              WHERE conversation_id IN ({SELECTION}) ORDER BY seq"
-        ))
-        .map_err(backend(OP))?;
-    let messages = statement
-        .query_map(selection, |row| {
+        ),
+        selection,
+        |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 (
@@ -1026,25 +1021,20 @@ fn read_activity(
                     row.get(6)?,
                 ),
             ))
-        })
-        .map_err(backend(OP))?
-        .collect::<Result<Vec<(String, RawMessage)>, _>>()
-        .map_err(backend(OP))?;
+        },
+    )?;
     for (conversation_id, raw) in messages {
         if let Some(&index) = position.get(&conversation_id) {
             activity[index].messages.push(decode_message(raw)?);
         }
     }
-    let mut statement = connection
-        .prepare_cached(&format!(
-            "{FEEDBACK_SELECT} WHERE conversation_id IN ({SELECTION}) ORDER BY id"
-        ))
-        .map_err(backend(OP))?;
-    let feedback = statement
-        .query_map(selection, read_feedback)
-        .map_err(backend(OP))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(backend(OP))?;
+    let feedback = query_rows(
+        connection,
+        OP,
+        &format!("{FEEDBACK_SELECT} WHERE conversation_id IN ({SELECTION}) ORDER BY id"),
+        selection,
+        read_feedback,
+    )?;
     for raw in feedback {
         let Some(&index) = position.get(&raw.0) else {
             continue;
