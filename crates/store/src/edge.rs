@@ -184,13 +184,18 @@ impl EdgeStore {
 /// search ~50 ms instead of a few.
 const KEYWORD_FIELDS: [&str; 3] = ["workspace", "locale", "article_id"];
 
+/// The path of one of our own payload fields (a plain name, which always parses).
+fn field_path(field: &'static str) -> JsonPath {
+    field
+        .parse()
+        .unwrap_or_else(|_| unreachable!("static field name {field}"))
+}
+
 /// Create the keyword indexes that are missing (a no-op on an index that has them).
 fn ensure_keyword_indexes(shard: &EdgeShard) -> Result<(), String> {
     let existing = shard.info().payload_schema;
     for field in KEYWORD_FIELDS {
-        let key: JsonPath = field
-            .parse()
-            .unwrap_or_else(|_| unreachable!("static field name"));
+        let key = field_path(field);
         if existing.contains_key(&key) {
             continue;
         }
@@ -206,12 +211,9 @@ fn ensure_keyword_indexes(shard: &EdgeShard) -> Result<(), String> {
     Ok(())
 }
 
-fn keyword_condition(field: &str, value: &str) -> Condition {
-    let key: JsonPath = field
-        .parse()
-        .unwrap_or_else(|_| unreachable!("static field name"));
+fn keyword_condition(field: &'static str, value: &str) -> Condition {
     Condition::Field(FieldCondition::new_match(
-        key,
+        field_path(field),
         Match::new_value(ValueVariants::String(value.to_string())),
     ))
 }
@@ -348,9 +350,7 @@ impl VectorStore for EdgeStore {
     async fn article_ids(&self, workspace: &WorkspaceId) -> Result<Vec<ArticleId>, StoreError> {
         let filter = workspace_filter(workspace, None);
         self.blocking("scroll", move |shard| {
-            let article_field: JsonPath = "article_id"
-                .parse()
-                .unwrap_or_else(|_| unreachable!("static field name"));
+            let article_field = field_path("article_id");
             let mut ids = BTreeSet::new();
             let mut offset = None;
             loop {
