@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use fathom_core::{ChunkId, Citation, CustomerAttributes, DecisionKind, Reason, WorkspaceId};
+use fathom_core::{
+    ChunkId, Citation, Conversation, CustomerAttributes, DecisionKind, Reason, Role, Turn,
+    WorkspaceId,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -141,6 +144,37 @@ pub struct StoredConversation {
     pub handoff_reason: Option<Reason>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+}
+
+impl StoredConversation {
+    /// The answer engine's input for the customer's `text` after `history`: the latest
+    /// `max_history_turns` messages, each cut to `max_turn_chars`, the bot and human agents both
+    /// speaking as [`Role::Agent`]. The gateway builds its input with this, and the eval replay
+    /// rebuilds recorded inputs with it, so the two cannot drift apart.
+    pub fn engine_input(
+        &self,
+        history: &[StoredMessage],
+        text: &str,
+        max_history_turns: usize,
+        max_turn_chars: usize,
+    ) -> Conversation {
+        let recent = &history[history.len().saturating_sub(max_history_turns)..];
+        Conversation {
+            workspace: self.workspace.clone(),
+            history: recent
+                .iter()
+                .map(|m| Turn {
+                    role: match m.role {
+                        MessageRole::Customer => Role::Customer,
+                        _ => Role::Agent,
+                    },
+                    text: m.text.chars().take(max_turn_chars).collect(),
+                })
+                .collect(),
+            message: text.to_string(),
+            customer: self.customer.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

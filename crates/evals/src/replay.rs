@@ -12,7 +12,7 @@ use fathom_answer::AnswerEngine;
 use fathom_conversations::{
     ConversationActivity, DecisionRecord, MessageRole, Rating, StoredMessage,
 };
-use fathom_core::{Citation, Conversation, Decision, DecisionKind, Reason, Role, Turn};
+use fathom_core::{Citation, Conversation, Decision, DecisionKind, Reason};
 use serde::Serialize;
 
 /// Version of the replay JSON's shape; bumped when a key changes meaning.
@@ -159,31 +159,20 @@ fn ratings_by_reply(activity: &ConversationActivity) -> BTreeMap<i64, Rating> {
     ratings
 }
 
-/// The engine's input for a message, exactly as the gateway builds it (`engine_input` in
-/// `crates/gateway/src/routes/customer.rs`): the latest `max_history_turns` turns, each cut to
-/// `max_turn_chars`, bot and agent both speaking as `Agent`.
+/// The engine's input for a message, built the way the gateway builds it
+/// ([`fathom_conversations::StoredConversation::engine_input`] with the engine's limits).
 fn engine_input(
     limits: &InputLimits,
     activity: &ConversationActivity,
     history: &[StoredMessage],
     text: &str,
 ) -> Conversation {
-    let recent = &history[history.len().saturating_sub(limits.max_history_turns)..];
-    Conversation {
-        workspace: activity.conversation.workspace.clone(),
-        history: recent
-            .iter()
-            .map(|m| Turn {
-                role: match m.role {
-                    MessageRole::Customer => Role::Customer,
-                    _ => Role::Agent,
-                },
-                text: m.text.chars().take(limits.max_turn_chars).collect(),
-            })
-            .collect(),
-        message: text.to_string(),
-        customer: activity.conversation.customer.clone(),
-    }
+    activity.conversation.engine_input(
+        history,
+        text,
+        limits.max_history_turns,
+        limits.max_turn_chars,
+    )
 }
 
 /// One replayed message: what was recorded, what the engine does now.
@@ -359,6 +348,7 @@ mod tests {
         ConversationId, ConversationState, FeedbackRecord, StoredConversation,
     };
     use fathom_core::{ArticleId, CustomerAttributes, WorkspaceId};
+    use fathom_core::{Role, Turn};
 
     fn citation(article: &str) -> Citation {
         Citation {

@@ -14,7 +14,7 @@ use fathom_conversations::{
     Applied, Change, ConversationId, ConversationState, DecisionRecord, NewEvent, NewFeedback,
     NewMessage, StoredConversation, StoredMessage, TokenHash,
 };
-use fathom_core::{AnswerEvent, Conversation, Decision, DecisionKind, Role, Turn, WorkspaceId};
+use fathom_core::{AnswerEvent, Conversation, Decision, DecisionKind, WorkspaceId};
 use futures::Stream;
 use http::{header, HeaderMap, StatusCode};
 use tokio::sync::mpsc;
@@ -220,22 +220,12 @@ pub(crate) fn engine_input(
     history: &[StoredMessage],
     text: &str,
 ) -> Conversation {
-    let recent = &history[history.len().saturating_sub(limits.max_history_turns)..];
-    Conversation {
-        workspace: conversation.workspace.clone(),
-        history: recent
-            .iter()
-            .map(|m| Turn {
-                role: match m.role {
-                    fathom_conversations::MessageRole::Customer => Role::Customer,
-                    _ => Role::Agent,
-                },
-                text: m.text.chars().take(limits.max_turn_chars).collect(),
-            })
-            .collect(),
-        message: text.to_string(),
-        customer: conversation.customer.clone(),
-    }
+    conversation.engine_input(
+        history,
+        text,
+        limits.max_history_turns,
+        limits.max_turn_chars,
+    )
 }
 
 fn reply_event(outcome: &MessageOutcome) -> Event {
