@@ -454,12 +454,7 @@ impl AnswerEngine {
         let (text, citations) = self.extractive_answer(&hits, &judgement, &query);
         trace.time("generate", started);
         // 5. Output guardrail: even extractive text must be supported by what it cites.
-        let cited_text: String = hits
-            .iter()
-            .filter(|h| citations.iter().any(|c| c.chunk_ids.contains(&h.chunk.id)))
-            .map(|h| h.chunk.text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
+        let cited_text = cited_text(hits.as_slice(), &citations);
         if text.is_empty() || !unsupported_sentences(&text, &cited_text).is_empty() {
             let summary = Some(summary(
                 &message,
@@ -580,17 +575,7 @@ impl AnswerEngine {
                 DecisionKind::Answer => {}
             }
             let bad_citations = unknown_citations(&generated.citations, hits);
-            let cited_text: String = hits
-                .iter()
-                .filter(|h| {
-                    generated
-                        .citations
-                        .iter()
-                        .any(|c| c.chunk_ids.contains(&h.chunk.id))
-                })
-                .map(|h| h.chunk.text.as_str())
-                .collect::<Vec<_>>()
-                .join("\n");
+            let cited_text = cited_text(hits, &generated.citations);
             let supported = if generated.citations.is_empty() || !bad_citations.is_empty() {
                 false
             } else {
@@ -693,6 +678,15 @@ fn to_evidence(hits: &[SearchHit]) -> Vec<Evidence> {
             text: h.chunk.text.clone(),
         })
         .collect()
+}
+
+/// The text of the retrieved chunks the citations point at: what an answer must be supported by.
+fn cited_text(hits: &[SearchHit], citations: &[Citation]) -> String {
+    hits.iter()
+        .filter(|h| citations.iter().any(|c| c.chunk_ids.contains(&h.chunk.id)))
+        .map(|h| h.chunk.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Words that point back at something earlier ("it", "that one").
