@@ -350,6 +350,9 @@ impl AnswerEngine {
         };
         trace.time("retrieve", started);
         let judgement = judge(&self.config.judge, &message, &query, &hits);
+        // The rest of the pipeline (answer, citations, evidence, the model's context) sees the
+        // hits in the judge's order: best first.
+        let hits: Vec<SearchHit> = judgement.order.iter().map(|&i| hits[i].clone()).collect();
         let evidence = to_evidence(&hits);
 
         if judgement.confidence < self.config.judge.min_confidence {
@@ -414,7 +417,7 @@ impl AnswerEngine {
                     tracing::warn!(%error, "model unavailable; falling back to the extractive answer");
                     trace.time("generate", started);
                     // Fall through to the extractive answer, recording why.
-                    let (text, citations) = self.extractive_answer(&hits, &judgement, &query);
+                    let (text, citations) = self.extractive_answer(&hits, &query);
                     if text.is_empty() {
                         let summary =
                             Some(summary(&message, &earlier_customer, Reason::LlmUnavailable));
@@ -451,7 +454,7 @@ impl AnswerEngine {
                 }
             }
         }
-        let (text, citations) = self.extractive_answer(&hits, &judgement, &query);
+        let (text, citations) = self.extractive_answer(&hits, &query);
         trace.time("generate", started);
         // 5. Output guardrail: even extractive text must be supported by what it cites.
         let cited_text = cited_text(hits.as_slice(), &citations);
@@ -520,13 +523,9 @@ impl AnswerEngine {
         }
     }
 
-    fn extractive_answer(
-        &self,
-        hits: &[SearchHit],
-        judgement: &Judgement,
-        query: &str,
-    ) -> (String, Vec<Citation>) {
-        let Some(best) = judgement.best.and_then(|i| hits.get(i)) else {
+    fn extractive_answer(&self, hits: &[SearchHit], query: &str) -> (String, Vec<Citation>) {
+        // The hits are in the judge's order: the first is the best.
+        let Some(best) = hits.first() else {
             return (String::new(), vec![]);
         };
         let passage = extractive::passage(best, query);

@@ -58,6 +58,30 @@ pub fn coverage(query_terms: &HashSet<String>, text_terms: &HashSet<String>) -> 
     found as f32 / query_terms.len() as f32
 }
 
+/// Fraction of the query's adjacent term pairs ("turn off", "off screen") found adjacent, in the
+/// same order, in `text`. A query with fewer than two terms has no pairs: its plain coverage
+/// stands in, so a one-word question is neither rewarded nor punished.
+pub fn phrase_coverage(query: &[String], text: &[String]) -> f32 {
+    if query.len() < 2 {
+        let text_terms: HashSet<String> = text.iter().cloned().collect();
+        let query_terms: HashSet<String> = query.iter().cloned().collect();
+        return coverage(&query_terms, &text_terms);
+    }
+    let text_pairs: HashSet<(&str, &str)> = text
+        .windows(2)
+        .map(|w| (w[0].as_str(), w[1].as_str()))
+        .collect();
+    let query_pairs: HashSet<(&str, &str)> = query
+        .windows(2)
+        .map(|w| (w[0].as_str(), w[1].as_str()))
+        .collect();
+    let found = query_pairs
+        .iter()
+        .filter(|p| text_pairs.contains(*p))
+        .count();
+    found as f32 / query_pairs.len() as f32
+}
+
 /// Split text into sentences (keeps list items and lines as their own units).
 pub fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
@@ -104,6 +128,23 @@ mod tests {
         assert_eq!(stem("refunded"), "refund");
         assert_eq!(stem("policies"), "policy");
         assert_eq!(stem("is"), "is");
+    }
+
+    #[test]
+    fn phrase_coverage_counts_pairs_in_order() {
+        let q = terms("turn off the screen saver");
+        assert_eq!(q.len(), 4);
+        let same = terms("To turn off the screen saver, open Settings.");
+        let reversed = terms("Saver screen: off, turn.");
+        let half = terms("Turn off the saver. The screen dims later.");
+        assert_eq!(phrase_coverage(&q, &same), 1.0);
+        assert_eq!(phrase_coverage(&q, &reversed), 0.0);
+        assert!((phrase_coverage(&q, &half) - 1.0 / 3.0).abs() < 1e-6);
+        // One term: plain coverage.
+        assert_eq!(
+            phrase_coverage(&terms("refunds"), &terms("refund policy")),
+            1.0
+        );
     }
 
     #[test]

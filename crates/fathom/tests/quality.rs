@@ -91,20 +91,21 @@ fn extractive_decisions_hold_their_resolution_and_false_resolution_on_the_shared
     let _index = EVAL_INDEX
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    // Measured (MiniLM, DBSF, extractive, default threshold 0.625):
-    //   ibmcloud-docs: resolution 63.0% (51/81), false resolution 8.3% (3/36), clarify 4/9
-    //   tv-manual:     resolution 47.0% (199/423)
-    // Bounds sit a case or two below, so a regression fails the build.
+    // Measured (MiniLM, DBSF, the judge's phrase-aware rerank, extractive, threshold 0.625):
+    //   ibmcloud-docs: resolution 67.9% (55/81), false resolution 8.3% (3/36), clarify 4/9
+    //   tv-manual:     resolution 57.2% (242/423)
+    // Bounds sit a case or two below on ibmcloud-docs (a few points on the larger tv-manual), so
+    // a regression fails the build.
     for (set, gates) in [
         (
             "ibmcloud-docs",
             &[
-                "--min-resolution=0.60",
+                "--min-resolution=0.65",
                 "--max-false-resolution=0.12",
                 "--min-clarify=0.30",
             ][..],
         ),
-        ("tv-manual", &["--min-resolution=0.44"][..]),
+        ("tv-manual", &["--min-resolution=0.54"][..]),
     ] {
         let report_path = repo_root()
             .join("target")
