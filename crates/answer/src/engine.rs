@@ -349,11 +349,13 @@ impl AnswerEngine {
             }
         };
         trace.time("retrieve", started);
+        let started = Instant::now();
         let judgement = judge(&self.config.judge, &message, &query, &hits);
         // The rest of the pipeline (answer, citations, evidence, the model's context) sees the
         // hits in the judge's order: best first.
         let hits: Vec<SearchHit> = judgement.order.iter().map(|&i| hits[i].clone()).collect();
         let evidence = to_evidence(&hits);
+        trace.time("judge", started);
 
         if judgement.confidence < self.config.judge.min_confidence {
             let (kind, reason, text) = self.below_threshold(&message, &hits, &judgement);

@@ -263,3 +263,58 @@ fn the_gates_fail_the_run_with_a_clear_message_only_when_a_bound_is_missed() {
     assert!(!bad_bound.status.success());
     assert!(String::from_utf8_lossy(&bad_bound.stderr).contains("between 0 and 1"));
 }
+
+/// `fathom bench answer`: every case through the whole engine, timed per step.
+#[test]
+fn bench_answer_times_every_step_of_every_case() {
+    let dir = TempDir::new().unwrap();
+    let cases = std::fs::read_to_string(fixture().join("cases.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let output = fathom(&dir.path().join("data"))
+        .args(["bench", "answer"])
+        .arg(fixture())
+        .args(["--rounds", "2", "--json"])
+        .output()
+        .expect("fathom runs");
+    assert_success(&output, "fathom bench answer");
+    let result: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+
+    assert_eq!(result["cases"].as_u64(), Some(cases as u64));
+    assert_eq!(result["decisions"].as_u64(), Some(2 * cases as u64));
+    assert_eq!(result["mode"], "extractive");
+    for step in [
+        "guardrails",
+        "rewrite",
+        "retrieve",
+        "judge",
+        "generate",
+        "total",
+    ] {
+        let p50 = number(&result, &format!("{step}_p50_ms"));
+        let p95 = number(&result, &format!("{step}_p95_ms"));
+        let p99 = number(&result, &format!("{step}_p99_ms"));
+        assert!(0.0 <= p50 && p50 <= p95 && p95 <= p99, "{step}: {result:#}");
+    }
+    // The whole is at least its largest part, and retrieval did run.
+    assert!(number(&result, "total_p99_ms") >= number(&result, "retrieve_p99_ms"));
+    assert!(number(&result, "retrieve_p99_ms") > 0.0, "{result:#}");
+
+    let no_rounds = fathom(&dir.path().join("data"))
+        .args(["bench", "answer"])
+        .arg(fixture())
+        .args(["--rounds", "0"])
+        .output()
+        .unwrap();
+    assert!(!no_rounds.status.success());
+    assert!(String::from_utf8_lossy(&no_rounds.stderr).contains("--rounds must be at least 1"));
+    let not_a_set = fathom(&dir.path().join("data"))
+        .args(["bench", "answer"])
+        .arg(dir.path().join("missing"))
+        .output()
+        .unwrap();
+    assert!(!not_a_set.status.success());
+    assert!(String::from_utf8_lossy(&not_a_set.stderr).contains("missing"));
+}

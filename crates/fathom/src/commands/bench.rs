@@ -60,6 +60,17 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 200)]
         queries: usize,
     },
+    /// Answer-engine latency, everything but an LLM call: every case of an eval set (with its
+    /// history) through guardrails, query rewrite, query embedding, retrieval, the judge and the
+    /// extractive answer with its output checks; p50/p95/p99 per step and in total.
+    Answer {
+        /// Eval set whose articles are indexed (into `eval-<set>`, as `fathom eval` does) and
+        /// whose questions are asked.
+        set: PathBuf,
+        /// Passes over the cases, after one warm-up pass.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Peak resident memory while ingesting a corpus of this many chunks.
     Memory {
         #[arg(long, default_value_t = 10_000)]
@@ -68,6 +79,11 @@ pub enum BenchKind {
 }
 
 pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let BenchKind::Answer { set, rounds } = &args.which {
+        let result = answer(settings, set, *rounds, args.json).await?;
+        print_result(&result, args.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let base = load_base_articles(&args.source)?;
     let result = match args.which {
         BenchKind::Resync { articles } => resync(&base, articles, args.json).await?,
@@ -79,15 +95,92 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<ExitCod
             query(settings, &base, chunks, queries, args.json).await?
         }
         BenchKind::Memory { chunks } => memory(&base, chunks, args.json).await?,
+        BenchKind::Answer { .. } => unreachable!("handled above: it needs no corpus to vary"),
     };
-    if args.json {
-        print_json(&result)?;
+    print_result(&result, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_result(result: &serde_json::Value, json: bool) -> anyhow::Result<()> {
+    if json {
+        print_json(result)?;
     } else {
         for (name, value) in result.as_object().into_iter().flatten() {
             println!("{name:>28}: {value}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// The steps `bench answer` reports, in pipeline order (the engine's `timings_ms` keys).
+const ANSWER_STEPS: [&str; 6] = [
+    "guardrails",
+    "rewrite",
+    "retrieve",
+    "judge",
+    "generate",
+    "total",
+];
+
+async fn answer(
+    settings: &Settings,
+    set_dir: &Path,
+    rounds: usize,
+    quiet: bool,
+) -> anyhow::Result<serde_json::Value> {
+    anyhow::ensure!(rounds > 0, "--rounds must be at least 1");
+    let set = fathom_evals::EvalSet::load(set_dir)?;
+    anyhow::ensure!(!set.cases.is_empty(), "{} has no cases", set_dir.display());
+    // Everything but the LLM call: the extractive engine, whatever chat endpoint is configured.
+    let settings = Settings {
+        llm_base_url: None,
+        ..settings.clone()
+    };
+    let (backends, workspace) = super::eval::open_and_sync(&settings, &set, quiet).await?;
+    let engine = backends.answer_engine(&settings)?;
+    let conversation = |case: &fathom_evals::Case| fathom_core::Conversation {
+        workspace: workspace.clone(),
+        history: case.history.clone(),
+        message: case.question.clone(),
+        customer: fathom_core::CustomerAttributes::default(),
+    };
+    // Warm-up: loads the model and touches the index.
+    for case in &set.cases {
+        engine.decide(&conversation(case)).await;
+    }
+    let bar = progress_bar((set.cases.len() * rounds) as u64, "asking", quiet);
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ANSWER_STEPS.len()];
+    for _ in 0..rounds {
+        for case in &set.cases {
+            let started = Instant::now();
+            let decision = engine.decide(&conversation(case)).await;
+            let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+            for (step, values) in ANSWER_STEPS.iter().zip(samples.iter_mut()) {
+                let ms = match *step {
+                    "total" => wall_ms,
+                    // A step a decision did not reach (a guardrail decided first) took no time.
+                    other => decision.timings_ms.get(other).copied().unwrap_or(0.0),
+                };
+                values.push(ms);
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let mut result = serde_json::json!({
+        "set": set.name,
+        "cases": set.cases.len(),
+        "decisions": set.cases.len() * rounds,
+        "mode": "extractive",
+        "dense_model": backends.dense.as_ref().map(|d| d.model_id().to_string()),
+    });
+    for (step, values) in ANSWER_STEPS.iter().zip(samples.iter_mut()) {
+        values.sort_by(f64::total_cmp);
+        for (name, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
+            result[format!("{step}_{name}_ms")] = round(percentile(values, q)).into();
+        }
+    }
+    Ok(result)
 }
 
 /// A source article split into its front matter fields and body.

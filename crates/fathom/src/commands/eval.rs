@@ -107,7 +107,7 @@ pub async fn run(settings: &Settings, args: EvalRetrievalArgs) -> anyhow::Result
 
 /// Open the backends and sync the set's articles into its throwaway workspace `eval-<set>`
 /// (incrementally: a second run embeds nothing), with a progress bar.
-async fn open_and_sync(
+pub(crate) async fn open_and_sync(
     settings: &Settings,
     set: &EvalSet,
     quiet: bool,
