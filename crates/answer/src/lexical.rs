@@ -5,12 +5,23 @@ use std::collections::HashSet;
 
 use fathom_retrieve::query::is_stop_word;
 
+/// Words of chat that say how the customer asks, not what about ("I meant…", "is it possible
+/// to…", "sorry, I'm confused"): a help article never contains them, so counting them would
+/// make a follow-up look less covered than the same question asked plainly.
+const CHAT_WORDS: &[&str] = &[
+    "meant", "mean", "means", "oops", "sorry", "pls", "plz", "hi", "hello", "hey", "confused",
+    "bit", "little", "wondering", "wonder", "ask", "asking", "asked", "question", "questions",
+    "understand", "sure", "really", "actually", "possible", "able", "kind", "let", "see",
+    "say", "said", "told", "think", "guess", "something", "anything", "way", "still", "again",
+    "though", "else", "great", "cool", "perfect", "got",
+];
+
 /// Lower-cased, lightly stemmed content words ("refunds", "refunded" → "refund").
 pub fn terms(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
-        .filter(|w| !is_stop_word(w))
+        .filter(|w| !is_stop_word(w) && !CHAT_WORDS.contains(&w.as_str()))
         .map(|w| stem(&w))
         .collect()
 }

@@ -23,9 +23,14 @@ pub fn unknown_citations(citations: &[Citation], hits: &[SearchHit]) -> Vec<Chun
 /// Sentences of `answer` not supported by the cited chunks' text.
 pub fn unsupported_sentences(answer: &str, cited_text: &str) -> Vec<String> {
     let source = term_set(cited_text);
-    sentences(answer)
+    // The "Source: <title>" line names the citation; it is not a claim. Dropped as a whole line:
+    // a title such as "2. [DNS hostnames](https://…)" would otherwise split into sentences.
+    let claims: Vec<&str> = answer
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("Source:"))
+        .collect();
+    sentences(&claims.join("\n"))
         .into_iter()
-        .filter(|s| !s.starts_with("Source:"))
         .filter(|s| {
             let terms = term_set(s);
             // Connective sentences ("Here is how:") carry no claim.
@@ -47,6 +52,17 @@ mod tests {
             source
         )
         .is_empty());
+    }
+
+    #[test]
+    fn the_source_line_is_not_a_claim_whatever_the_title_looks_like() {
+        let source = "A CIDR notation is a compact representation of an IP address.";
+        let answer = "A CIDR notation is a compact representation of an IP address.\n\n\
+                      Source: 2. [DNS hostnames](https://datatracker.ietf.org/doc/html/rfc1123).";
+        assert!(unsupported_sentences(answer, source).is_empty());
+        // A claim after the source line is still checked.
+        let smuggled = format!("{answer}\nEvery plan includes free unlimited hosting forever.");
+        assert_eq!(unsupported_sentences(&smuggled, source).len(), 1);
     }
 
     #[test]
