@@ -18,8 +18,8 @@ use fathom_core::{CustomerAttributes, WorkspaceId};
 pub use insights::{ConversationActivity, FeedbackRecord};
 pub use model::{
     Applied, Change, ConversationId, ConversationState, DecisionRecord, ListQuery, MessageRole,
-    NewEvent, NewFeedback, NewMessage, OutboxEvent, OutboxStatus, Rating, StoredConversation,
-    StoredMessage, TokenHash, WorkspaceStats,
+    NewEvent, NewFeedback, NewMessage, OutboxEvent, OutboxStatus, Pruned, Rating,
+    StoredConversation, StoredMessage, TokenHash, WorkspaceStats,
 };
 pub use sqlite::SqliteStore;
 
@@ -170,6 +170,16 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         source: &str,
         id: ConversationId,
     ) -> Result<Option<String>, StoreError>;
+
+    /// Forget what no longer needs keeping: events delivered before `delivered_before_ms`, and
+    /// inbound delivery ids received before `inbound_before_ms` (a sender retrying the same id
+    /// after that would get through again, so keep them longer than any sender retries).
+    /// Pending and dead events always stay.
+    async fn prune(
+        &self,
+        delivered_before_ms: i64,
+        inbound_before_ms: i64,
+    ) -> Result<Pruned, StoreError>;
 
     /// Cheap liveness check of the backend.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -335,6 +335,13 @@ pub struct ListQuery {
     pub limit: usize,
 }
 
+/// What [`crate::ConversationStore::prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    pub delivered_events: usize,
+    pub inbound_ids: usize,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WorkspaceStats {
     pub conversations: u64,

@@ -12,7 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::model::{
     Applied, Change, ConversationId, ConversationState, DecisionRecord, ListQuery, MessageRole,
-    OutboxEvent, OutboxStatus, StoredConversation, StoredMessage, TokenHash, WorkspaceStats,
+    OutboxEvent, OutboxStatus, Pruned, StoredConversation, StoredMessage, TokenHash,
+    WorkspaceStats,
 };
 use crate::{now_ms, ConversationStore, StoreError};
 
@@ -952,6 +953,35 @@ impl ConversationStore for SqliteStore {
                 )
                 .optional()
                 .map_err(backend("find external id"))
+        })
+        .await
+    }
+
+    async fn prune(
+        &self,
+        delivered_before_ms: i64,
+        inbound_before_ms: i64,
+    ) -> Result<Pruned, StoreError> {
+        const OP: &str = "prune";
+        self.with(OP, move |connection| {
+            let transaction = connection.transaction().map_err(backend(OP))?;
+            let delivered_events = transaction
+                .execute(
+                    "DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?1",
+                    params![delivered_before_ms],
+                )
+                .map_err(backend(OP))?;
+            let inbound_ids = transaction
+                .execute(
+                    "DELETE FROM inbound_deliveries WHERE received_at < ?1",
+                    params![inbound_before_ms],
+                )
+                .map_err(backend(OP))?;
+            transaction.commit().map_err(backend(OP))?;
+            Ok(Pruned {
+                delivered_events,
+                inbound_ids,
+            })
         })
         .await
     }

@@ -599,3 +599,98 @@ async fn activity_returns_a_workspaces_recent_conversations_with_transcripts_and
         assert!(store.feedback(newer.id).await.unwrap().is_empty(), "{name}");
     }
 }
+
+#[tokio::test]
+async fn pruning_forgets_old_deliveries_and_inbound_ids_but_never_pending_or_dead_events() {
+    for backend in backends() {
+        let store = &backend.store;
+        let acme = workspace("acme");
+        for _ in 0..4 {
+            conversation_with_events(store, &acme, &["conversation.handoff"]).await;
+        }
+        let now = fathom_conversations::now_ms();
+        let claimed = store.claim_due(now, 60_000, 10).await.unwrap();
+        assert_eq!(claimed.len(), 4, "{}", backend.name);
+        store
+            .mark_delivered(&claimed[0].id, now - 10_000)
+            .await
+            .unwrap();
+        store.mark_delivered(&claimed[1].id, now).await.unwrap();
+        store.mark_dead(&claimed[2].id, "gone").await.unwrap();
+        // claimed[3] stays pending (leased).
+        let conversation = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("t"))
+            .await
+            .unwrap();
+        let inbound = Change {
+            messages: vec![NewMessage::agent("Hi", None)],
+            inbound_delivery: Some(("standard".into(), "msg_old".into())),
+            ..Default::default()
+        };
+        store
+            .apply(&acme, conversation.id, inbound.clone())
+            .await
+            .unwrap();
+
+        // Only the delivery older than the cutoff goes; the inbound id is newer than its cutoff.
+        let pruned = store.prune(now - 5_000, now - 60_000).await.unwrap();
+        assert_eq!(pruned.delivered_events, 1, "{}", backend.name);
+        assert_eq!(pruned.inbound_ids, 0);
+        let left: Vec<_> = store
+            .outbox(&acme)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.id, e.status))
+            .collect();
+        assert_eq!(left.len(), 3);
+        assert!(!left.iter().any(|(id, _)| *id == claimed[0].id));
+        assert!(left.contains(&(claimed[2].id.clone(), OutboxStatus::Dead)));
+        assert!(left.contains(&(claimed[3].id.clone(), OutboxStatus::Pending)));
+        assert!(
+            store
+                .apply(&acme, conversation.id, inbound.clone())
+                .await
+                .unwrap()
+                .duplicate,
+            "a kept inbound id still deduplicates"
+        );
+
+        // Everything old enough: the remaining delivery and the inbound id; pending and dead stay.
+        let pruned = store.prune(now + 60_000, now + 60_000).await.unwrap();
+        assert_eq!(
+            pruned,
+            fathom_conversations::Pruned {
+                delivered_events: 1,
+                inbound_ids: 1
+            }
+        );
+        let statuses: Vec<_> = store
+            .outbox(&acme)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.status)
+            .collect();
+        assert_eq!(statuses.len(), 2);
+        assert!(
+            statuses.contains(&OutboxStatus::Dead) && statuses.contains(&OutboxStatus::Pending)
+        );
+        assert!(
+            !store
+                .apply(&acme, conversation.id, inbound)
+                .await
+                .unwrap()
+                .duplicate,
+            "a forgotten inbound id is applied again"
+        );
+        // Applied again, the id is remembered again (and only it is left to prune).
+        assert_eq!(
+            store.prune(now + 60_000, now + 60_000).await.unwrap(),
+            fathom_conversations::Pruned {
+                delivered_events: 0,
+                inbound_ids: 1
+            }
+        );
+    }
+}

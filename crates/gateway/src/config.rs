@@ -99,6 +99,17 @@ pub struct OutboxConfig {
     #[serde(with = "seconds")]
     pub poll_interval: Duration,
     pub concurrency: usize,
+    /// Delivered events are kept this long (the admin API's outbox view shows them), then
+    /// deleted. Pending and dead-lettered events are never deleted.
+    #[serde(with = "seconds")]
+    pub keep_delivered: Duration,
+    /// Inbound delivery ids are remembered this long so a helpdesk's retries apply once. Keep it
+    /// longer than any sender retries (Standard Webhooks senders retry for a day or more).
+    #[serde(with = "seconds")]
+    pub keep_inbound_ids: Duration,
+    /// How often the worker deletes what is past those windows.
+    #[serde(with = "seconds")]
+    pub prune_interval: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -111,6 +122,9 @@ impl Default for OutboxConfig {
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_secs(1),
             concurrency: 8,
+            keep_delivered: Duration::from_secs(7 * 24 * 3600),
+            keep_inbound_ids: Duration::from_secs(7 * 24 * 3600),
+            prune_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -385,6 +399,14 @@ mod tests {
         assert!(acme.redact_pii_in_webhooks);
         assert_eq!(config.addr.port(), 8080);
         assert_eq!(config.outbox.give_up_after, Duration::from_secs(86_400));
+        assert_eq!(
+            config.outbox.keep_delivered,
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(
+            config.outbox.keep_inbound_ids,
+            Duration::from_secs(7 * 86_400)
+        );
         assert!(
             !format!("{acme:?}").contains("acme-admin-key"),
             "secrets never print"

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fathom_conversations::{now_ms, ConversationStore, OutboxEvent};
+use fathom_conversations::{now_ms, ConversationStore, OutboxEvent, Pruned, StoreError};
 use futures::StreamExt;
 use http::StatusCode;
 use rand::Rng;
@@ -109,9 +109,16 @@ impl OutboxWorker {
     /// Deliver until `stop` turns true, then deliver what is due (within the grace period) and
     /// return.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut next_prune = tokio::time::Instant::now();
         loop {
             if *stop.borrow() {
                 break;
+            }
+            if tokio::time::Instant::now() >= next_prune {
+                if let Err(error) = self.prune().await {
+                    tracing::error!(%error, "pruning the outbox failed");
+                }
+                next_prune = tokio::time::Instant::now() + self.config.outbox.prune_interval;
             }
             let delivered_a_full_batch = match self.pass().await {
                 Ok(count) => count == BATCH,
@@ -144,6 +151,27 @@ impl OutboxWorker {
         {
             tracing::warn!("outbox drain cut short by the shutdown grace period");
         }
+    }
+
+    /// Delete delivered events and inbound delivery ids past their keep windows.
+    pub async fn prune(&self) -> Result<Pruned, StoreError> {
+        let now = now_ms();
+        let before = |keep: Duration| now.saturating_sub(keep.as_millis() as i64);
+        let pruned = self
+            .store
+            .prune(
+                before(self.config.outbox.keep_delivered),
+                before(self.config.outbox.keep_inbound_ids),
+            )
+            .await?;
+        if pruned != Pruned::default() {
+            tracing::info!(
+                delivered_events = pruned.delivered_events,
+                inbound_ids = pruned.inbound_ids,
+                "pruned delivered events and inbound ids"
+            );
+        }
+        Ok(pruned)
     }
 
     async fn until_next_due(&self) -> Duration {

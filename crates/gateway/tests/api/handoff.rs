@@ -268,3 +268,34 @@ async fn a_customer_marking_the_conversation_solved_sends_conversation_resolved(
     );
     assert_eq!(data["transcript"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn delivered_events_are_pruned_after_their_keep_window() {
+    let receiver = spawn_receiver(&outbound_secret(), vec![]).await;
+    let app = spawn_app(Options {
+        webhook_url: Some(receiver.url.clone()),
+        outbox: fathom_gateway::OutboxConfig {
+            keep_delivered: Duration::from_millis(300),
+            prune_interval: Duration::from_millis(100),
+            ..fast_outbox()
+        },
+        ..Options::default()
+    })
+    .await;
+    let conversation = app.create_conversation("acme").await;
+    app.send(&conversation, "I want a human").await;
+    receiver.wait_for_processed(1).await;
+    app.wait_for_outbox("the event to be marked delivered", |events| {
+        events.len() == 1 && events[0]["status"] == "delivered"
+    })
+    .await;
+
+    // Past the keep window the worker deletes it; the conversation itself is untouched.
+    app.wait_for_outbox("the delivered event to be pruned", |events| {
+        events.is_empty()
+    })
+    .await;
+    let transcript = app.transcript(&conversation).await;
+    assert_eq!(transcript["state"], "handed_off", "{transcript:#}");
+    assert_eq!(receiver.deliveries().len(), 1, "pruning never re-sends");
+}

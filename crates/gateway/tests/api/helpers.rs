@@ -135,6 +135,7 @@ pub fn fast_outbox() -> OutboxConfig {
         lease: Duration::from_secs(2),
         poll_interval: Duration::from_millis(50),
         concurrency: 4,
+        ..OutboxConfig::default()
     }
 }
 
