@@ -223,14 +223,16 @@ impl AnswerEngine {
             return self
                 .finish(
                     trace,
-                    DecisionKind::Clarify,
-                    reason,
-                    text.into(),
-                    None,
-                    String::new(),
-                    vec![],
-                    0.0,
-                    vec![],
+                    Draft {
+                        kind: DecisionKind::Clarify,
+                        reason,
+                        answer: text.into(),
+                        summary: None,
+                        query: String::new(),
+                        citations: vec![],
+                        confidence: 0.0,
+                        evidence: vec![],
+                    },
                     events,
                 )
                 .await;
@@ -296,14 +298,16 @@ impl AnswerEngine {
             return self
                 .finish(
                     trace,
-                    kind,
-                    reason,
-                    text.into(),
-                    summary,
-                    String::new(),
-                    vec![],
-                    0.0,
-                    vec![],
+                    Draft {
+                        kind,
+                        reason,
+                        answer: text.into(),
+                        summary,
+                        query: String::new(),
+                        citations: vec![],
+                        confidence: 0.0,
+                        evidence: vec![],
+                    },
                     events,
                 )
                 .await;
@@ -364,14 +368,16 @@ impl AnswerEngine {
             return self
                 .finish(
                     trace,
-                    kind,
-                    reason,
-                    text,
-                    summary,
-                    query,
-                    vec![],
-                    judgement.confidence,
-                    evidence,
+                    Draft {
+                        kind,
+                        reason,
+                        answer: text,
+                        summary,
+                        query,
+                        citations: vec![],
+                        confidence: judgement.confidence,
+                        evidence,
+                    },
                     events,
                 )
                 .await;
@@ -403,14 +409,16 @@ impl AnswerEngine {
                     return self
                         .finish(
                             trace,
-                            kind,
-                            reason,
-                            text,
-                            summary,
-                            query,
-                            citations,
-                            judgement.confidence,
-                            evidence,
+                            Draft {
+                                kind,
+                                reason,
+                                answer: text,
+                                summary,
+                                query,
+                                citations,
+                                confidence: judgement.confidence,
+                                evidence,
+                            },
                             None,
                         )
                         .await;
@@ -426,14 +434,16 @@ impl AnswerEngine {
                         return self
                             .finish(
                                 trace,
-                                DecisionKind::Handoff,
-                                Reason::LlmUnavailable,
-                                say::HANDOFF.into(),
-                                summary,
-                                query,
-                                vec![],
-                                judgement.confidence,
-                                evidence,
+                                Draft {
+                                    kind: DecisionKind::Handoff,
+                                    reason: Reason::LlmUnavailable,
+                                    answer: say::HANDOFF.into(),
+                                    summary,
+                                    query,
+                                    citations: vec![],
+                                    confidence: judgement.confidence,
+                                    evidence,
+                                },
                                 events,
                             )
                             .await;
@@ -442,14 +452,16 @@ impl AnswerEngine {
                     return self
                         .finish(
                             trace,
-                            DecisionKind::Answer,
-                            Reason::Answered,
-                            text,
-                            None,
-                            query,
-                            citations,
-                            judgement.confidence,
-                            evidence,
+                            Draft {
+                                kind: DecisionKind::Answer,
+                                reason: Reason::Answered,
+                                answer: text,
+                                summary: None,
+                                query,
+                                citations,
+                                confidence: judgement.confidence,
+                                evidence,
+                            },
                             events,
                         )
                         .await;
@@ -469,28 +481,32 @@ impl AnswerEngine {
             return self
                 .finish(
                     trace,
-                    DecisionKind::Handoff,
-                    Reason::UnsupportedAnswer,
-                    say::NO_CONTENT.into(),
-                    summary,
-                    query,
-                    vec![],
-                    judgement.confidence,
-                    evidence,
+                    Draft {
+                        kind: DecisionKind::Handoff,
+                        reason: Reason::UnsupportedAnswer,
+                        answer: say::NO_CONTENT.into(),
+                        summary,
+                        query,
+                        citations: vec![],
+                        confidence: judgement.confidence,
+                        evidence,
+                    },
                     events,
                 )
                 .await;
         }
         self.finish(
             trace,
-            DecisionKind::Answer,
-            Reason::Answered,
-            text,
-            None,
-            query,
-            citations,
-            judgement.confidence,
-            evidence,
+            Draft {
+                kind: DecisionKind::Answer,
+                reason: Reason::Answered,
+                answer: text,
+                summary: None,
+                query,
+                citations,
+                confidence: judgement.confidence,
+                evidence,
+            },
             events,
         )
         .await
@@ -622,20 +638,22 @@ impl AnswerEngine {
         )
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         mut trace: Trace,
-        decision: DecisionKind,
-        reason: Reason,
-        answer: String,
-        summary: Option<String>,
-        query: String,
-        citations: Vec<Citation>,
-        confidence: f32,
-        evidence: Vec<Evidence>,
+        draft: Draft,
         events: Option<&mpsc::Sender<AnswerEvent>>,
     ) -> Decision {
+        let Draft {
+            kind: decision,
+            reason,
+            answer,
+            summary,
+            query,
+            citations,
+            confidence,
+            evidence,
+        } = draft;
         if let Some(events) = events {
             // Non-streamed replies (extractive, canned) still arrive as tokens, word by word.
             for piece in answer.split_inclusive(' ') {
@@ -664,6 +682,18 @@ impl AnswerEngine {
             timings_ms: trace.timings,
         }
     }
+}
+
+/// A decision before the trace's token usage and timings are added to it.
+struct Draft {
+    kind: DecisionKind,
+    reason: Reason,
+    answer: String,
+    summary: Option<String>,
+    query: String,
+    citations: Vec<Citation>,
+    confidence: f32,
+    evidence: Vec<Evidence>,
 }
 
 fn to_evidence(hits: &[SearchHit]) -> Vec<Evidence> {
