@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use fathom_core::{
     AnswerEvent, Citation, Conversation, Decision, DecisionKind, Evidence, Reason, Role, SearchHit,
-    TokenUsage,
+    TokenUsage, WorkspaceId,
 };
 use fathom_retrieve::{standalone_query, ContextCarry, Retriever, SearchRequest};
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,10 @@ pub struct AnswerConfig {
     pub judge: JudgeConfig,
     pub limits: InputLimits,
     pub blocked_topics: Vec<BlockedTopic>,
+    /// Per-workspace answer thresholds, each calibrated with `fathom eval` on that business's own
+    /// eval set; other workspaces use `judge.min_confidence`.
+    #[serde(default)]
+    pub workspace_min_confidence: BTreeMap<WorkspaceId, f32>,
 }
 
 impl Default for AnswerConfig {
@@ -94,7 +98,18 @@ impl Default for AnswerConfig {
             judge: JudgeConfig::default(),
             limits: InputLimits::default(),
             blocked_topics: BlockedTopic::defaults(),
+            workspace_min_confidence: BTreeMap::new(),
         }
+    }
+}
+
+impl AnswerConfig {
+    /// The confidence a workspace's answers need.
+    pub fn min_confidence(&self, workspace: &WorkspaceId) -> f32 {
+        self.workspace_min_confidence
+            .get(workspace)
+            .copied()
+            .unwrap_or(self.judge.min_confidence)
     }
 }
 
@@ -167,6 +182,15 @@ impl AnswerEngine {
 
     pub fn config(&self) -> &AnswerConfig {
         &self.config
+    }
+
+    /// The same engine with these workspaces' thresholds (e.g. from the gateway's config file).
+    pub fn with_workspace_min_confidence(
+        mut self,
+        thresholds: impl IntoIterator<Item = (WorkspaceId, f32)>,
+    ) -> Self {
+        self.config.workspace_min_confidence.extend(thresholds);
+        self
     }
 
     /// Decide what to do with the conversation's latest message. Never fails: internal errors
@@ -361,7 +385,7 @@ impl AnswerEngine {
         let evidence = to_evidence(&hits);
         trace.time("judge", started);
 
-        if judgement.confidence < self.config.judge.min_confidence {
+        if judgement.confidence < self.config.min_confidence(&conversation.workspace) {
             let (kind, reason, text) = self.below_threshold(&message, &hits, &judgement);
             let summary = (kind == DecisionKind::Handoff)
                 .then(|| summary(&message, &earlier_customer, reason));

@@ -217,3 +217,74 @@ fn events_survive_a_sigkill_while_the_helpdesk_is_down_and_arrive_once_each_afte
         "every delivery was signed"
     );
 }
+
+/// A workspace's `min_confidence` in the config file is its answer threshold; other workspaces
+/// keep the server's. A threshold outside 0..1 stops the server at start with a clear error.
+#[test]
+fn a_workspace_threshold_in_the_config_file_applies_to_that_workspace_only() {
+    let dir = TempDir::new().unwrap();
+    let articles = dir.path().join("articles");
+    write_articles(
+        &articles,
+        &[(
+            "password.md",
+            "---\nid: reset-password\ntitle: Reset your password\n---\n\n# Reset your password\n\nClick Forgot password on the sign-in page; the link is valid for 60 minutes.\n",
+        )],
+    );
+    let data = dir.path().join("data");
+    ingest(&data, "acme", &articles);
+    ingest(&data, "globex", &articles);
+    let workspaces = |globex_threshold: &str| {
+        format!(
+            "[workspaces.acme]\nadmin_key = \"{ADMIN_KEY}\"\n\n[workspaces.globex]\nadmin_key = \"globex-admin-key-0123456789\"\nmin_confidence = {globex_threshold}\n"
+        )
+    };
+    let config = write_gateway_config(dir.path(), &workspaces("0.95"));
+    let gateway = free_address();
+    let _server = spawn_server(&data, &config, gateway, &dir.path().join("serve.log"));
+
+    let ask = |workspace: &str| {
+        let (status, created) = request(
+            gateway,
+            "POST",
+            "/v1/conversations",
+            None,
+            Some(&json!({ "workspace": workspace })),
+        );
+        assert_eq!(status, 201, "{created}");
+        let (status, reply) = request(
+            gateway,
+            "POST",
+            &format!(
+                "/v1/conversations/{}/messages",
+                created["conversation_id"].as_str().unwrap()
+            ),
+            Some(&bearer(created["customer_token"].as_str().unwrap())),
+            Some(&json!({"text": "How long is the password reset link valid?"})),
+        );
+        assert_eq!(status, 200, "{reply}");
+        reply
+    };
+    let acme = ask("acme");
+    let globex = ask("globex");
+
+    assert_eq!(acme["reply"]["decision"], "answer", "{acme:#}");
+    let confidence = acme["reply"]["confidence"].as_f64().unwrap();
+    assert!(
+        (0.625..0.95).contains(&confidence),
+        "the question sits between the two thresholds: {confidence}"
+    );
+    assert_eq!(globex["reply"]["decision"], "handoff", "{globex:#}");
+    assert_eq!(globex["reply"]["reason"], "low_confidence");
+
+    let bad = write_gateway_config(dir.path(), &workspaces("1.5"));
+    let output = common::serve_command(&data, &bad, free_address())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("globex") && stderr.contains("min_confidence must be between 0 and 1"),
+        "{stderr}"
+    );
+}

@@ -155,6 +155,10 @@ pub struct WorkspaceConfig {
     /// django-helpdesk: handoffs become tickets, agents' follow-ups come back to the customer.
     #[serde(default)]
     pub django_helpdesk: Option<DjangoHelpdeskConfig>,
+    /// Answer only at or above this confidence in this workspace (0 to 1): the threshold `fathom
+    /// eval` reports for the business's own eval set. Unset: the server's `--min-confidence`.
+    #[serde(default)]
+    pub min_confidence: Option<f32>,
 }
 
 /// A django-helpdesk instance (PyPI `django-helpdesk`) that takes this workspace's handoffs.
@@ -216,6 +220,7 @@ impl WorkspaceConfig {
             redact_pii_in_webhooks: true,
             chatwoot: None,
             django_helpdesk: None,
+            min_confidence: None,
         }
     }
 }
@@ -288,6 +293,13 @@ impl GatewayConfig {
                 return Err(format!(
                     "workspace {workspace}: admin_key is shared with another workspace"
                 ));
+            }
+            if let Some(min) = settings.min_confidence {
+                if !(0.0..=1.0).contains(&min) {
+                    return Err(format!(
+                        "workspace {workspace}: min_confidence must be between 0 and 1, got {min}"
+                    ));
+                }
             }
             if let Some(webhook) = &settings.webhook {
                 if !(webhook.url.starts_with("http://") || webhook.url.starts_with("https://")) {

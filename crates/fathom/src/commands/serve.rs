@@ -102,7 +102,16 @@ impl ServeArgs {
 pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
     let backends = Backends::open(settings).await?;
-    let engine = Arc::new(backends.answer_engine(settings)?);
+    let thresholds: Vec<_> = config
+        .workspaces
+        .iter()
+        .filter_map(|(workspace, settings)| Some((workspace.clone(), settings.min_confidence?)))
+        .collect();
+    let engine = Arc::new(
+        backends
+            .answer_engine(settings)?
+            .with_workspace_min_confidence(thresholds),
+    );
     let database = args
         .database
         .clone()
