@@ -56,12 +56,33 @@ const CHAT_WORDS: &[&str] = &[
     "got",
 ];
 
+/// Words that say what kind of help is wanted rather than with what: "how do I *fix* the
+/// *issue* with…", "where do I *find*…", "how do I *set*…". Articles state the fix or the setting
+/// itself ("The TV won't turn on: …"), so these rarely appear in the passage that answers.
+const REQUEST_WORDS: &[&str] = &[
+    "fix",
+    "fixed",
+    "issue",
+    "issues",
+    "problem",
+    "problems",
+    "trouble",
+    "configure",
+    "set",
+    "find",
+    "help",
+];
+
 /// Lower-cased, lightly stemmed content words ("refunds", "refunded" → "refund").
 pub fn terms(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
-        .filter(|w| !is_stop_word(w) && !CHAT_WORDS.contains(&w.as_str()))
+        .filter(|w| {
+            !is_stop_word(w)
+                && !CHAT_WORDS.contains(&w.as_str())
+                && !REQUEST_WORDS.contains(&w.as_str())
+        })
         .map(|w| stem(&w))
         .collect()
 }
@@ -179,6 +200,18 @@ mod tests {
         assert_eq!(stem("refunded"), "refund");
         assert_eq!(stem("policies"), "policy");
         assert_eq!(stem("is"), "is");
+    }
+
+    #[test]
+    fn chat_and_request_words_are_not_content() {
+        assert_eq!(
+            terms("Oops, I meant: how do I fix the weak signal issue?"),
+            vec!["weak", "signal"]
+        );
+        assert_eq!(
+            terms("Is it possible to find the recording list?"),
+            vec!["record", "list"]
+        );
     }
 
     #[test]

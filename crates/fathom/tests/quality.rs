@@ -93,7 +93,7 @@ fn extractive_decisions_hold_their_resolution_and_false_resolution_on_the_shared
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     // Measured (MiniLM, DBSF, the judge's phrase-aware rerank, extractive, threshold 0.625):
     //   ibmcloud-docs: resolution 75.3% (61/81), false resolution 8.3% (3/36), clarify 5/9
-    //   tv-manual:     resolution 57.4% (243/423)
+    //   tv-manual:     resolution 66.0% (279/423)
     // Bounds sit a case or two below on ibmcloud-docs (a few points on the larger tv-manual), so
     // a regression fails the build.
     for (set, gates) in [
@@ -105,7 +105,7 @@ fn extractive_decisions_hold_their_resolution_and_false_resolution_on_the_shared
                 "--min-clarify=0.40",
             ][..],
         ),
-        ("tv-manual", &["--min-resolution=0.54"][..]),
+        ("tv-manual", &["--min-resolution=0.62"][..]),
     ] {
         let report_path = repo_root()
             .join("target")
