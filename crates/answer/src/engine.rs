@@ -473,22 +473,9 @@ impl AnswerEngine {
                             .await;
                     }
                     trace.timings.insert("llm_fallback".into(), 1.0);
-                    return self
-                        .finish(
-                            trace,
-                            Draft {
-                                kind: DecisionKind::Answer,
-                                reason: Reason::Answered,
-                                answer: text,
-                                summary: None,
-                                query,
-                                citations,
-                                confidence: judgement.confidence,
-                                evidence,
-                            },
-                            events,
-                        )
-                        .await;
+                    let draft =
+                        Draft::answered(text, query, citations, judgement.confidence, evidence);
+                    return self.finish(trace, draft, events).await;
                 }
             }
         }
@@ -519,21 +506,8 @@ impl AnswerEngine {
                 )
                 .await;
         }
-        self.finish(
-            trace,
-            Draft {
-                kind: DecisionKind::Answer,
-                reason: Reason::Answered,
-                answer: text,
-                summary: None,
-                query,
-                citations,
-                confidence: judgement.confidence,
-                evidence,
-            },
-            events,
-        )
-        .await
+        let draft = Draft::answered(text, query, citations, judgement.confidence, evidence);
+        self.finish(trace, draft, events).await
     }
 
     /// Low confidence: ask when the message is vague and the evidence points several ways,
@@ -718,6 +692,28 @@ struct Draft {
     citations: Vec<Citation>,
     confidence: f32,
     evidence: Vec<Evidence>,
+}
+
+impl Draft {
+    /// An answer with its citations.
+    fn answered(
+        answer: String,
+        query: String,
+        citations: Vec<Citation>,
+        confidence: f32,
+        evidence: Vec<Evidence>,
+    ) -> Self {
+        Self {
+            kind: DecisionKind::Answer,
+            reason: Reason::Answered,
+            answer,
+            summary: None,
+            query,
+            citations,
+            confidence,
+            evidence,
+        }
+    }
 }
 
 fn to_evidence(hits: &[SearchHit]) -> Vec<Evidence> {

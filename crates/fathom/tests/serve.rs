@@ -88,8 +88,8 @@ fn spawn_receiver(listener: TcpListener) -> Arc<Mutex<Received>> {
     received
 }
 
-#[test]
-fn events_survive_a_sigkill_while_the_helpdesk_is_down_and_arrive_once_each_after_a_restart() {
+/// A temporary folder whose data dir holds one password article in each of `workspaces`.
+fn password_article_in(workspaces: &[&str]) -> (TempDir, std::path::PathBuf) {
     let dir = TempDir::new().unwrap();
     let articles = dir.path().join("articles");
     write_articles(
@@ -100,7 +100,15 @@ fn events_survive_a_sigkill_while_the_helpdesk_is_down_and_arrive_once_each_afte
         )],
     );
     let data = dir.path().join("data");
-    ingest(&data, "acme", &articles);
+    for workspace in workspaces {
+        ingest(&data, workspace, &articles);
+    }
+    (dir, data)
+}
+
+#[test]
+fn events_survive_a_sigkill_while_the_helpdesk_is_down_and_arrive_once_each_after_a_restart() {
+    let (dir, data) = password_article_in(&["acme"]);
     let helpdesk = free_address();
     let config = write_gateway_config(
         dir.path(),
@@ -222,18 +230,7 @@ fn events_survive_a_sigkill_while_the_helpdesk_is_down_and_arrive_once_each_afte
 /// keep the server's. A threshold outside 0..1 stops the server at start with a clear error.
 #[test]
 fn a_workspace_threshold_in_the_config_file_applies_to_that_workspace_only() {
-    let dir = TempDir::new().unwrap();
-    let articles = dir.path().join("articles");
-    write_articles(
-        &articles,
-        &[(
-            "password.md",
-            "---\nid: reset-password\ntitle: Reset your password\n---\n\n# Reset your password\n\nClick Forgot password on the sign-in page; the link is valid for 60 minutes.\n",
-        )],
-    );
-    let data = dir.path().join("data");
-    ingest(&data, "acme", &articles);
-    ingest(&data, "globex", &articles);
+    let (dir, data) = password_article_in(&["acme", "globex"]);
     let workspaces = |globex_threshold: &str| {
         format!(
             "[workspaces.acme]\nadmin_key = \"{ADMIN_KEY}\"\n\n[workspaces.globex]\nadmin_key = \"globex-admin-key-0123456789\"\nmin_confidence = {globex_threshold}\n"
