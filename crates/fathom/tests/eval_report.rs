@@ -259,6 +259,17 @@ fn the_gates_fail_the_run_with_a_clear_message_only_when_a_bound_is_missed() {
         "{stderr}"
     );
     assert_success(&met, "fathom eval");
+    // The summary names the best threshold and how to apply it.
+    let summary = String::from_utf8_lossy(&met.stdout);
+    let best = summary
+        .lines()
+        .find(|l| l.contains("best threshold with false resolution ≤ 10%"))
+        .unwrap_or_else(|| panic!("no best threshold in:\n{summary}"));
+    let threshold = best.split(": ").nth(1).unwrap().split(' ').next().unwrap();
+    assert!(
+        summary.contains(&format!("min_confidence = {threshold}")),
+        "{summary}"
+    );
     let bad_bound = eval(&data, &["--max-false-resolution", "7"]);
     assert!(!bad_bound.status.success());
     assert!(String::from_utf8_lossy(&bad_bound.stderr).contains("between 0 and 1"));

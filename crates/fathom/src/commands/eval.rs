@@ -549,6 +549,10 @@ fn print_summary(report: &Report) {
             best.resolution * 100.0,
             best.false_resolution * 100.0
         );
+        println!(
+            "  to use it: --min-confidence {:.3}, or min_confidence = {:.3} in the workspace's gateway config",
+            best.threshold, best.threshold
+        );
     }
 
     if !report.by_tag.is_empty() {
