@@ -136,19 +136,31 @@ impl Prompts {
     }
 }
 
+/// How many tokens of sources an answer prompt quotes by default: with the system prompt, eight
+/// turns of history and the reply, this fits a 4,096-token context window.
+pub const DEFAULT_SOURCE_TOKENS: usize = 2000;
+
 /// The user message for answering: the evidence, quoted as data with short ids, then the
 /// conversation. Chunks that read like instructions to an assistant are dropped: articles are
-/// data, never instructions.
+/// data, never instructions. Sources go in best first while their token counts fit
+/// `source_tokens` (the first always goes in): a model with a small context window gets fewer
+/// sources rather than an error.
 pub fn render_answer_prompt(
     history: &[Turn],
     message: &str,
     hits: &[SearchHit],
+    source_tokens: usize,
 ) -> (String, Vec<String>) {
     let mut ids = Vec::new();
+    let mut used = 0usize;
     let mut out = String::from("<sources>\n");
     for hit in hits {
         if detect_injection(&hit.chunk.text).is_some() {
             continue;
+        }
+        used += hit.chunk.token_count as usize;
+        if !ids.is_empty() && used > source_tokens {
+            break;
         }
         let id = format!("S{}", ids.len() + 1);
         out.push_str(&format!(
@@ -398,6 +410,8 @@ pub struct LlmGenerator {
     prompts: Prompts,
     /// Use the model to judge support (otherwise the lexical check).
     judge_with_llm: bool,
+    /// Tokens of sources quoted in an answer prompt (see [`render_answer_prompt`]).
+    source_tokens: usize,
 }
 
 impl LlmGenerator {
@@ -406,7 +420,14 @@ impl LlmGenerator {
             chat,
             prompts,
             judge_with_llm,
+            source_tokens: DEFAULT_SOURCE_TOKENS,
         }
+    }
+
+    /// Quote at most this many tokens of sources (the best source always goes in).
+    pub fn with_source_tokens(mut self, source_tokens: usize) -> Self {
+        self.source_tokens = source_tokens;
+        self
     }
 }
 
@@ -466,7 +487,7 @@ impl Generator for LlmGenerator {
         hits: &[SearchHit],
         tokens: Option<mpsc::Sender<AnswerEvent>>,
     ) -> Result<Generated, LlmError> {
-        let (prompt, ids) = render_answer_prompt(history, message, hits);
+        let (prompt, ids) = render_answer_prompt(history, message, hits, self.source_tokens);
         let messages = [
             ChatMessage::system(self.prompts.answer_system()),
             ChatMessage::user(prompt),
@@ -534,6 +555,46 @@ impl Generator for LlmGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fathom_core::{ArticleId, Chunk, ChunkId, WorkspaceId};
+
+    fn hit(article: &str, text: &str, token_count: u32) -> SearchHit {
+        let workspace = WorkspaceId::default();
+        let article_id = ArticleId::try_from(article.to_string()).unwrap();
+        SearchHit {
+            chunk: Chunk {
+                id: ChunkId::derive(&workspace, &article_id, 0),
+                workspace,
+                article_id,
+                title: article.into(),
+                url: None,
+                locale: None,
+                heading_path: vec![],
+                position: 0,
+                text: text.into(),
+                token_count,
+                content_hash: String::new(),
+            },
+            score: 1.0,
+            dense_score: None,
+            bm25_score: None,
+        }
+    }
+
+    #[test]
+    fn sources_go_in_best_first_while_they_fit_the_token_budget() {
+        let hits = vec![
+            hit("first", "The best source.", 900),
+            hit("second", "The second source.", 900),
+            hit("third", "The third source.", 900),
+        ];
+        let (prompt, ids) = render_answer_prompt(&[], "question?", &hits, 2000);
+        assert_eq!(ids.len(), 2);
+        assert!(prompt.contains("The second source.") && !prompt.contains("The third source."));
+        // The best source always goes in, however small the budget.
+        let (prompt, ids) = render_answer_prompt(&[], "question?", &hits, 10);
+        assert_eq!(ids, vec![hits[0].chunk.id.to_string()]);
+        assert!(prompt.contains("The best source.") && prompt.contains("customer: question?"));
+    }
 
     #[test]
     fn the_answer_schema_allows_only_the_given_source_ids_and_no_more_citations_than_sources() {

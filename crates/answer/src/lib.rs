@@ -21,6 +21,6 @@ pub mod llm;
 pub mod support;
 
 pub use engine::{AnswerConfig, AnswerEngine, BlockedTopic};
-pub use generate::{Generated, Generator, LlmGenerator, Prompts};
+pub use generate::{Generated, Generator, LlmGenerator, Prompts, DEFAULT_SOURCE_TOKENS};
 pub use judge::JudgeConfig;
 pub use llm::{ChatMessage, LlmConfig, LlmError, OpenAiChat};

@@ -98,10 +98,10 @@ impl Backends {
                 let prompts = Prompts::load(&settings.prompts_dir).with_context(|| {
                     format!("loading prompts from {}", settings.prompts_dir.display())
                 })?;
-                Some(
-                    Arc::new(LlmGenerator::new(chat, prompts, settings.llm_judge))
-                        as Arc<dyn Generator>,
-                )
+                Some(Arc::new(
+                    LlmGenerator::new(chat, prompts, settings.llm_judge)
+                        .with_source_tokens(settings.llm_source_tokens),
+                ) as Arc<dyn Generator>)
             }
         };
         Ok(AnswerEngine::new(self.retriever(), config, generator))

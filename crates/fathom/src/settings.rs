@@ -136,6 +136,11 @@ pub struct Settings {
     #[arg(long, global = true, env = "FATHOM_LLM_JSON_SCHEMA")]
     pub llm_json_schema: bool,
 
+    /// Tokens of retrieved sources quoted to the model per answer (best first; the best always
+    /// goes in). Raise it for models with a large context window.
+    #[arg(long, global = true, env = "FATHOM_LLM_SOURCE_TOKENS", default_value_t = fathom_answer::DEFAULT_SOURCE_TOKENS)]
+    pub llm_source_tokens: usize,
+
     /// Folder of prompt files overriding the built-in ones (persona, guidance, formats).
     #[arg(
         long,
