@@ -277,11 +277,27 @@ impl OpenAiChat {
 fn unavailable(error: async_openai::error::OpenAIError) -> LlmError {
     match error {
         async_openai::error::OpenAIError::JSONDeserialize(e, content) => {
+            // An error body the client could not read as OpenAI's (llama.cpp sends
+            // `"code": 400` as a number): the endpoint refused the request, say why.
+            if let Some(refusal) = error_body_message(&content) {
+                return LlmError::Unavailable(refusal);
+            }
             let content: String = content.chars().take(200).collect();
             LlmError::BadReply(format!("malformed response ({e}): {content}"))
         }
         other => LlmError::Unavailable(other.to_string()),
     }
+}
+
+/// `{"error": {"message": …, "type": …}}` → "message (type)".
+fn error_body_message(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let error = value.get("error")?;
+    let message = error.get("message")?.as_str()?;
+    Some(match error.get("type").and_then(|t| t.as_str()) {
+        Some(kind) => format!("{message} ({kind})"),
+        None => message.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -293,6 +309,31 @@ mod tests {
         config.json_schema = json_schema;
         let chat = OpenAiChat::new(config).unwrap();
         serde_json::to_value(chat.request(&[ChatMessage::user("hi")], json, false)).unwrap()
+    }
+
+    #[test]
+    fn an_error_body_with_a_numeric_code_is_reported_by_its_message() {
+        let body = r#"{"error":{"code":400,"message":"request (4103 tokens) exceeds the available context size (4096 tokens)","type":"exceed_context_size_error"}}"#;
+        let parse_error = serde_json::from_str::<String>("400").unwrap_err();
+        let error = unavailable(async_openai::error::OpenAIError::JSONDeserialize(
+            parse_error,
+            body.to_string(),
+        ));
+        assert!(matches!(error, LlmError::Unavailable(_)), "{error:?}");
+        let text = error.to_string();
+        assert!(
+            text.contains("exceeds the available context size")
+                && text.contains("exceed_context_size_error")
+                && !text.contains("malformed"),
+            "{text}"
+        );
+        // A reply that is not an error body stays a bad reply.
+        let parse_error = serde_json::from_str::<String>("1").unwrap_err();
+        let garbage = unavailable(async_openai::error::OpenAIError::JSONDeserialize(
+            parse_error,
+            "{not json".to_string(),
+        ));
+        assert!(matches!(garbage, LlmError::BadReply(_)), "{garbage:?}");
     }
 
     #[test]
