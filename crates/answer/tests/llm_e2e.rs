@@ -492,3 +492,72 @@ async fn when_the_model_server_stops_mid_conversation_the_next_turn_still_gets_a
         "a refused connection fails fast, not after the timeout: {elapsed:?}"
     );
 }
+
+/// Twelve long sections that all mention the warranty: a question about it retrieves chunks that
+/// together would not fit a small model's context window (llama-server here runs with 4,096).
+fn long_manual() -> String {
+    let mut article = String::from(
+        "---\nid: warranty-manual\ntitle: Warranty handbook\n---\n\n# Warranty handbook\n",
+    );
+    for section in 1..=12 {
+        article.push_str(&format!("\n## Warranty case {section}\n\n"));
+        for sentence in 1..=14 {
+            article.push_str(&format!(
+                "In warranty case {section}, step {sentence}: keep the receipt, note the serial number, describe the fault in detail and send the device to the service centre with the warranty card, because the warranty covers repairs for two years from the date of purchase. "
+            ));
+        }
+        article.push('\n');
+    }
+    article
+}
+
+#[tokio::test]
+async fn sources_that_would_overflow_the_models_context_are_cut_to_the_budget_and_it_still_answers()
+{
+    let Some(endpoint) = Endpoint::from_env("source token budget") else {
+        return;
+    };
+    let _turn = SERVER_TURN.lock().await;
+    endpoint.ensure_reachable().await;
+    let manual = long_manual();
+    let fixture = common::fixture(&[("warranty.md", manual.as_str())]).await;
+    let chat = OpenAiChat::new(endpoint.llm_config(true)).expect("a valid model configuration");
+    let generator: Arc<dyn Generator> =
+        Arc::new(LlmGenerator::new(chat, Prompts::default(), false));
+    let config = AnswerConfig {
+        retrieve_limit: 12,
+        ..AnswerConfig::default()
+    };
+    let engine = AnswerEngine::new(fixture.retriever.clone(), config, Some(generator));
+
+    let decision = engine
+        .decide(&conversation(
+            &fixture,
+            &[],
+            "How long does the warranty cover repairs?",
+        ))
+        .await;
+    println!(
+        "source budget: {:?}/{} with {} chunks retrieved, usage {:?}",
+        decision.decision,
+        decision.reason,
+        decision.evidence.len(),
+        decision.usage
+    );
+
+    assert!(
+        decision.evidence.len() >= 8,
+        "the question retrieves more than fits: {} chunks",
+        decision.evidence.len()
+    );
+    assert_decision_contract(&decision);
+    assert!(
+        came_from_the_model(&decision),
+        "the model answered instead of overflowing its context: {decision:#?}"
+    );
+    assert!(
+        decision.usage.prompt_tokens < 4096,
+        "the prompt fits a 4,096-token window: {:?}",
+        decision.usage
+    );
+}
