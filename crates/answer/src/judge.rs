@@ -23,7 +23,7 @@ use std::collections::HashSet;
 use fathom_core::SearchHit;
 use serde::{Deserialize, Serialize};
 
-use crate::lexical::{coverage, phrase_coverage, term_set, terms};
+use crate::lexical::{coverage, phrase_coverage, terms};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JudgeConfig {
@@ -85,12 +85,12 @@ pub fn judge(config: &JudgeConfig, message: &str, query: &str, hits: &[SearchHit
     }
     // The message's own words matter most; fall back to the query's when the message has none
     // ("and that one?").
-    let asked_text = if term_set(message).is_empty() {
-        query
+    let message_terms = terms(message);
+    let asked_sequence = if message_terms.is_empty() {
+        terms(query)
     } else {
-        message
+        message_terms
     };
-    let asked_sequence = terms(asked_text);
     let asked: HashSet<String> = asked_sequence.iter().cloned().collect();
     let top_score = hits[0].score;
     let depth = config.rerank_depth.max(1).min(hits.len());
