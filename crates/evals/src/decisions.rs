@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use fathom_answer::AnswerEngine;
-use fathom_core::{Conversation, CustomerAttributes, Decision, DecisionKind, Reason, WorkspaceId};
+use fathom_core::{Decision, DecisionKind, Reason, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
 use crate::compare::Comparison;
@@ -217,14 +217,8 @@ pub async fn run_cases(
 ) -> Vec<CaseRow> {
     let mut rows = Vec::with_capacity(cases.len());
     for case in cases {
-        let conversation = Conversation {
-            workspace: workspace.clone(),
-            history: case.history.clone(),
-            message: case.question.clone(),
-            customer: CustomerAttributes::default(),
-        };
         let started = Instant::now();
-        let decision = engine.decide(&conversation).await;
+        let decision = engine.decide(&case.conversation(workspace)).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         rows.push(row(case, decision, latency_ms));
         on_case();

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fathom_core::Turn;
+use fathom_core::{Conversation, CustomerAttributes, Turn, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +47,19 @@ pub struct Case {
     pub reference_answer: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+}
+
+impl Case {
+    /// The conversation the engine is asked about: the case's history and question, in
+    /// `workspace`, from a customer with no attributes.
+    pub fn conversation(&self, workspace: &WorkspaceId) -> Conversation {
+        Conversation {
+            workspace: workspace.clone(),
+            history: self.history.clone(),
+            message: self.question.clone(),
+            customer: CustomerAttributes::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -138,22 +138,16 @@ async fn answer(
     };
     let (backends, workspace) = super::eval::open_and_sync(&settings, &set, quiet).await?;
     let engine = backends.answer_engine(&settings)?;
-    let conversation = |case: &fathom_evals::Case| fathom_core::Conversation {
-        workspace: workspace.clone(),
-        history: case.history.clone(),
-        message: case.question.clone(),
-        customer: fathom_core::CustomerAttributes::default(),
-    };
     // Warm-up: loads the model and touches the index.
     for case in &set.cases {
-        engine.decide(&conversation(case)).await;
+        engine.decide(&case.conversation(&workspace)).await;
     }
     let bar = progress_bar((set.cases.len() * rounds) as u64, "asking", quiet);
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); ANSWER_STEPS.len()];
     for _ in 0..rounds {
         for case in &set.cases {
             let started = Instant::now();
-            let decision = engine.decide(&conversation(case)).await;
+            let decision = engine.decide(&case.conversation(&workspace)).await;
             let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
             for (step, values) in ANSWER_STEPS.iter().zip(samples.iter_mut()) {
                 let ms = match *step {
