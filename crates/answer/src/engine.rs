@@ -381,7 +381,13 @@ impl AnswerEngine {
         let judgement = judge(&self.config.judge, &message, &query, &hits);
         // The rest of the pipeline (answer, citations, evidence, the model's context) sees the
         // hits in the judge's order: best first.
-        let hits: Vec<SearchHit> = judgement.order.iter().map(|&i| hits[i].clone()).collect();
+        // (Moved, not cloned: `order` is a permutation of the hits' indexes.)
+        let mut slots: Vec<Option<SearchHit>> = hits.into_iter().map(Some).collect();
+        let hits: Vec<SearchHit> = judgement
+            .order
+            .iter()
+            .filter_map(|&i| slots[i].take())
+            .collect();
         let evidence = to_evidence(&hits);
         trace.time("judge", started);
 
