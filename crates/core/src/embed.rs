@@ -12,6 +12,10 @@ pub enum EmbedError {
     Inference(String),
     #[error("embedding endpoint failed: {0}")]
     Remote(String),
+    /// The embedder's queue is full: too many questions at once. Retry shortly, or answer
+    /// from the lexical index alone.
+    #[error("the embedder is overloaded: {queued} queries are already waiting")]
+    Overloaded { queued: usize },
 }
 
 /// A dense embedder. Implementations must not block the async runtime: CPU work goes to

@@ -2,7 +2,7 @@
 //! word-piece) chunks, the shape of an ingest run.
 //!
 //! Needs the model (`scripts/fetch-model.sh`, or `FATHOM_MODEL_DIR`). Knobs for experiments:
-//! `FATHOM_BENCH_THREADS`, `FATHOM_BENCH_BATCH_SIZE` override the embedder's defaults.
+//! `FATHOM_BENCH_THREADS`, `FATHOM_BENCH_BATCH_TOKENS` override the embedder's defaults.
 //!
 //! `cargo bench -p fathom-embed --bench embed`
 
@@ -68,8 +68,8 @@ fn local_minilm(c: &mut Criterion) {
     if let Some(threads) = env_override("FATHOM_BENCH_THREADS") {
         config.threads = threads;
     }
-    if let Some(batch_size) = env_override("FATHOM_BENCH_BATCH_SIZE") {
-        config.batch_size = batch_size;
+    if let Some(batch_size) = env_override("FATHOM_BENCH_BATCH_TOKENS") {
+        config.batch_tokens = batch_size;
     }
     let embedder = MiniLmEmbedder::load(config.clone())
         .unwrap_or_else(|error| panic!("run scripts/fetch-model.sh first: {error}"));

@@ -1,64 +1,108 @@
-// TEMPORARY speed experiment; not part of the deliverable.
-use fathom_embed::{MiniLmConfig, MiniLmEmbedder};
+//! Local MiniLM speed in three shapes, for quick comparisons while tuning (criterion's
+//! `benches/embed.rs` is the reference):
+//! - one question at a time: latency;
+//! - `CONCURRENT` questions at once (default 64), through the dynamic batcher: questions/s;
+//! - documents: `N` chunks (default 64) of `WORDS` words (default 200; `MIXED=1` varies
+//!   them): chunks/s.
+//!
+//! `cargo run --release -p fathom-embed --example speed` (`THREADS`, `BATCH_TOKENS` override
+//! the embedder's defaults; `ONLY=query|concurrent|documents` runs one shape).
+
+use std::path::PathBuf;
 use std::time::Instant;
+
+use fathom_core::Embedder;
+use fathom_embed::{MiniLmConfig, MiniLmEmbedder};
 
 fn env(name: &str) -> Option<usize> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
-fn main() {
-    let dir =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-minilm-l6-v2");
-    let mut config = MiniLmConfig::new(dir);
-    if let Some(t) = env("THREADS") {
-        config.threads = t;
-    }
-    if let Some(b) = env("BATCH") {
-        config.batch_size = b;
-    }
-    let n = env("N").unwrap_or(32);
-    let words = env("WORDS").unwrap_or(400);
-    let mixed = std::env::var("MIXED").is_ok();
-    let e = MiniLmEmbedder::load(config.clone()).unwrap();
-    let vocab = [
-        "refund", "order", "shipping", "invoice", "account", "password", "delivery", "support",
-        "the", "customer",
-    ];
-    let chunks: Vec<String> = (0..n)
-        .map(|i| {
-            let len = if mixed { 20 + (i * 37) % words } else { words };
-            (0..len)
-                .map(|j| vocab[(i + j * 7) % vocab.len()])
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    // warm up
-    e.embed_blocking(&chunks[..2.min(n)]).unwrap();
-    let q = vec!["How do I get my money back?".to_string()];
-    let mut qs = Vec::new();
-    for _ in 0..20 {
-        let t = Instant::now();
-        e.embed_blocking(&q).unwrap();
-        qs.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    qs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let reps = env("REPS").unwrap_or(3);
-    let mut best = f64::MAX;
-    let cpu0 = cpu_secs();
-    for _ in 0..reps {
-        let t = Instant::now();
-        e.embed_blocking(&chunks).unwrap();
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    let cpu_ms_per_chunk = (cpu_secs() - cpu0) * 1000.0 / (reps * n) as f64;
-    println!("threads={} batch={} n={} mixed={} query_median={:.1}ms query_min={:.1}ms chunks/s={:.1} ms/chunk={:.1} cpu_ms/chunk={:.1}",
-        config.threads, config.batch_size, n, mixed, qs[10], qs[0], n as f64 / best, best * 1000.0 / n as f64, cpu_ms_per_chunk);
+fn wants(shape: &str) -> bool {
+    std::env::var("ONLY").map_or(true, |only| only == shape)
 }
 
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = after.split(' ').collect();
-    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+const VOCABULARY: [&str; 10] = [
+    "refund", "order", "shipping", "invoice", "account", "password", "delivery", "support", "the",
+    "customer",
+];
+
+#[tokio::main]
+async fn main() {
+    let dir = std::env::var_os("FATHOM_MODEL_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/all-minilm-l6-v2"),
+        PathBuf::from,
+    );
+    let mut config = MiniLmConfig::new(dir);
+    if let Some(threads) = env("THREADS") {
+        config.threads = threads;
+    }
+    if let Some(tokens) = env("BATCH_TOKENS") {
+        config.batch_tokens = tokens;
+    }
+    let embedder = MiniLmEmbedder::load(config.clone()).expect("model loads");
+    let question = "How do I get my money back?";
+    embedder.embed_query(question).await.expect("warm-up");
+
+    if wants("query") {
+        let mut latencies = Vec::new();
+        for _ in 0..env("REPS").unwrap_or(50) {
+            let started = Instant::now();
+            embedder.embed_query(question).await.expect("embeds");
+            latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        latencies.sort_by(f64::total_cmp);
+        println!(
+            "query: p50 {:.2} ms, min {:.2} ms (threads {})",
+            latencies[latencies.len() / 2],
+            latencies[0],
+            config.threads
+        );
+    }
+
+    if wants("concurrent") {
+        let concurrent = env("CONCURRENT").unwrap_or(64);
+        let questions: Vec<String> = (0..concurrent)
+            .map(|i| format!("{question} {}", VOCABULARY[i % VOCABULARY.len()]))
+            .collect();
+        let rounds = env("REPS").unwrap_or(10);
+        let started = Instant::now();
+        for _ in 0..rounds {
+            let calls = questions.iter().map(|q| embedder.embed_query(q));
+            for vector in futures::future::join_all(calls).await {
+                vector.expect("embeds");
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "concurrent: {concurrent} questions at once: {:.0} questions/s",
+            (concurrent * rounds) as f64 / seconds
+        );
+    }
+
+    if wants("documents") {
+        let count = env("N").unwrap_or(64);
+        let words = env("WORDS").unwrap_or(200);
+        let mixed = std::env::var_os("MIXED").is_some();
+        let chunks: Vec<String> = (0..count)
+            .map(|i| {
+                let length = if mixed { 20 + (i * 37) % words } else { words };
+                (0..length)
+                    .map(|j| VOCABULARY[(i + j * 7) % VOCABULARY.len()])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let mut best = f64::MAX;
+        for _ in 0..env("REPS").unwrap_or(3) {
+            let started = Instant::now();
+            embedder.embed_blocking(&chunks).expect("embeds");
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        println!(
+            "documents: {count} chunks of {words} words{}: {:.1} chunks/s",
+            if mixed { " (mixed)" } else { "" },
+            count as f64 / best
+        );
+    }
 }

@@ -14,5 +14,5 @@ mod local;
 mod openai;
 
 pub use bm25::{Bm25Config, Bm25Embedder};
-pub use local::{MiniLmConfig, MiniLmEmbedder};
+pub use local::{MiniLmConfig, MiniLmEmbedder, QueryBatching};
 pub use openai::{OpenAiConfig, OpenAiEmbedder};

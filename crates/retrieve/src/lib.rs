@@ -97,7 +97,18 @@ impl Retriever {
         let wants_dense = matches!(request.mode, RetrievalMode::Hybrid | RetrievalMode::Dense);
         let wants_sparse = matches!(request.mode, RetrievalMode::Hybrid | RetrievalMode::Bm25);
         let dense = match (wants_dense, &self.dense) {
-            (true, Some(embedder)) => Some(embedder.embed_query(question).await?),
+            (true, Some(embedder)) => match embedder.embed_query(question).await {
+                Ok(vector) => Some(vector),
+                // Hybrid search still has BM25: a question answered from the lexical half
+                // beats one refused while the embedder is saturated.
+                Err(error @ EmbedError::Overloaded { .. })
+                    if request.mode == RetrievalMode::Hybrid =>
+                {
+                    tracing::warn!(%error, "dense embedder overloaded: this question uses BM25 only");
+                    None
+                }
+                Err(error) => return Err(error.into()),
+            },
             (true, None) if request.mode == RetrievalMode::Dense => {
                 return Err(RetrieveError::NoDenseEmbedder)
             }

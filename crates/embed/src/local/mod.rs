@@ -2,29 +2,35 @@
 //! run in-process on the CPU with candle.
 //!
 //! The pipeline matches sentence-transformers: word-piece tokenisation truncated to
-//! `max_seq_len`, the BERT encoder, mean pooling over the attention mask, L2 normalisation.
+//! `max_seq_len`, the BERT encoder, mean pooling over the text's tokens, L2 normalisation.
 //!
-//! Speed on CPU comes from three things, measured on a 2-core machine (see the crate README of
-//! numbers in `benches/embed.rs`):
-//! - texts are sorted by token count before batching, so a batch pads to a similar length;
-//! - a call's batches are spread over `threads` OS threads (data parallelism: candle's own
-//!   intra-op threading barely helps these small matrices);
-//! - everything runs on blocking threads, never on the async runtime.
+//! How it uses the machine (numbers in the README's performance section):
+//! - one forward pass runs at a time, on the model's own thread pool (one thread per core), and
+//!   uses every thread inside: matrix multiplications, attention (text by text) and the
+//!   element-wise kernels are split over the pool. A lone question gets every core, and many
+//!   questions at once never oversubscribe them or pile up temporary buffers;
+//! - questions are batched dynamically (`batcher`): those that arrive while a pass runs share
+//!   the next one, and a full queue is refused with [`EmbedError::Overloaded`];
+//! - documents are sorted by length and packed into passes of about `batch_tokens` word-pieces;
+//!   the encoder never pads, so mixed lengths cost nothing extra;
+//! - everything runs off the async runtime.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::Config as BertConfig;
 use fathom_core::{EmbedError, Embedder};
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
+use batcher::QueryBatcher;
+pub use batcher::QueryBatching;
 use encoder::BertEncoder;
 
+mod batcher;
 mod encoder;
 
 /// The files a model directory must hold.
@@ -48,23 +54,28 @@ pub struct MiniLmConfig {
     /// Word-pieces per text, `[CLS]` and `[SEP]` included; longer texts are truncated.
     /// Default 256, sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2.
     pub max_seq_len: usize,
-    /// Texts per forward pass. Default 16.
-    pub batch_size: usize,
-    /// OS threads one call may use, each running the model on its own share of the batches.
+    /// Word-pieces per forward pass when embedding documents (a text longer than this still
+    /// gets a pass of its own). Default 4,096: 16 full-length chunks, about 30 MB of
+    /// activations.
+    pub batch_tokens: usize,
+    /// Threads of the model's pool; every forward pass uses all of them.
     /// Default: the number of cores (`std::thread::available_parallelism`).
     pub threads: usize,
+    /// How questions (`embed_query`) are batched and queued.
+    pub query_batching: QueryBatching,
 }
 
 impl MiniLmConfig {
     pub const DEFAULT_MAX_SEQ_LEN: usize = 256;
-    pub const DEFAULT_BATCH_SIZE: usize = 16;
+    pub const DEFAULT_BATCH_TOKENS: usize = 4096;
 
     pub fn new(model_dir: impl Into<PathBuf>) -> Self {
         Self {
             model_dir: model_dir.into(),
             max_seq_len: Self::DEFAULT_MAX_SEQ_LEN,
-            batch_size: Self::DEFAULT_BATCH_SIZE,
+            batch_tokens: Self::DEFAULT_BATCH_TOKENS,
             threads: default_threads(),
+            query_batching: QueryBatching::default(),
         }
     }
 
@@ -85,10 +96,11 @@ fn default_threads() -> usize {
 
 /// A sentence-transformers BERT model (all-MiniLM-L6-v2 by default) run in-process with candle.
 ///
-/// Cheap to clone: clones share the loaded weights.
+/// Cheap to clone: clones share the loaded weights, the thread pool and the query queue.
 #[derive(Clone)]
 pub struct MiniLmEmbedder {
     model: Arc<LoadedModel>,
+    queries: Arc<QueryBatcher>,
     model_id: String,
 }
 
@@ -99,40 +111,31 @@ impl std::fmt::Debug for MiniLmEmbedder {
             .field("model_dir", &self.model.model_dir)
             .field("dimension", &self.model.dimension)
             .field("max_seq_len", &self.model.max_seq_len)
-            .field("batch_size", &self.model.batch_size)
-            .field("threads", &self.model.threads)
+            .field("batch_tokens", &self.model.batch_tokens)
+            .field("threads", &self.model.pool.current_num_threads())
             .finish_non_exhaustive()
     }
 }
 
 impl MiniLmEmbedder {
-    /// Loads the model from `config.model_dir`. Blocking (reads ~90 MB); call it at start-up or
-    /// from `spawn_blocking`.
+    /// Loads the model from `config.model_dir` and starts its threads. Blocking (reads
+    /// ~90 MB); call it at start-up or from `spawn_blocking`.
     pub fn load(config: MiniLmConfig) -> Result<Self, EmbedError> {
         let model_id = config.model_id();
-        let model = LoadedModel::load(config)?;
+        let query_batching = config.query_batching;
+        let model = Arc::new(LoadedModel::load(config)?);
+        let queries = QueryBatcher::start(Arc::clone(&model), query_batching)?;
         Ok(Self {
             model_id,
-            model: Arc::new(model),
+            model,
+            queries: Arc::new(queries),
         })
     }
 
-    /// Embeds on the calling thread (plus `threads - 1` helpers). For synchronous callers such
-    /// as command-line tools; async code should use [`Embedder::embed_documents`].
+    /// Embeds on the model's thread pool, blocking the calling thread. For synchronous
+    /// callers such as command-line tools; async code should use [`Embedder::embed_documents`].
     pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.model.embed(texts)
-    }
-
-    async fn embed_off_runtime(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let model = Arc::clone(&self.model);
-        tokio::task::spawn_blocking(move || model.embed(&texts))
-            .await
-            .map_err(|join_error| {
-                EmbedError::Inference(format!("embedding worker thread failed: {join_error}"))
-            })?
+        self.model.embed_documents(texts)
     }
 }
 
@@ -147,28 +150,35 @@ impl Embedder for MiniLmEmbedder {
     }
 
     async fn embed_documents(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.embed_off_runtime(texts).await
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let model = Arc::clone(&self.model);
+        tokio::task::spawn_blocking(move || model.embed_documents(&texts))
+            .await
+            .map_err(|join_error| {
+                EmbedError::Inference(format!("embedding worker thread failed: {join_error}"))
+            })?
     }
 
     async fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
-        let mut vectors = self.embed_off_runtime(vec![text.to_owned()]).await?;
-        vectors.pop().ok_or_else(|| {
-            EmbedError::Inference("the model returned no vector for the query".into())
-        })
+        self.queries.embed(text.to_owned()).await
     }
 }
 
-/// Weights, tokenizer and settings; shared by every thread that embeds.
+/// Weights, tokenizer, thread pool and settings; shared by every caller.
 struct LoadedModel {
     encoder: BertEncoder,
     tokenizer: Tokenizer,
-    device: Device,
     model_dir: PathBuf,
     dimension: usize,
     max_seq_len: usize,
-    batch_size: usize,
-    threads: usize,
-    pad_id: u32,
+    batch_tokens: usize,
+    /// Runs the forward passes; its threads are the only ones doing model arithmetic.
+    pool: rayon::ThreadPool,
+    /// Held for the length of one forward pass: one pass at a time, each using the whole
+    /// pool, so passes never compete for cores and only one pass's activations exist.
+    compute: Mutex<()>,
 }
 
 /// One text after tokenisation, remembering where its vector goes.
@@ -182,8 +192,9 @@ impl LoadedModel {
         let MiniLmConfig {
             model_dir,
             max_seq_len,
-            batch_size,
+            batch_tokens,
             threads,
+            query_batching,
         } = config;
         let load_error = |reason: String| EmbedError::Load {
             path: model_dir.display().to_string(),
@@ -200,11 +211,16 @@ impl LoadedModel {
                 missing.join(", ")
             )));
         }
-        if batch_size == 0 {
-            return Err(load_error("batch_size must be at least 1".into()));
+        if batch_tokens == 0 {
+            return Err(load_error("batch_tokens must be at least 1".into()));
         }
         if threads == 0 {
             return Err(load_error("threads must be at least 1".into()));
+        }
+        if query_batching.max_batch == 0 || query_batching.queue_capacity == 0 {
+            return Err(load_error(
+                "query_batching needs max_batch and queue_capacity of at least 1".into(),
+            ));
         }
 
         let bert_config = read_bert_config(&model_dir.join(CONFIG_FILE)).map_err(load_error)?;
@@ -214,13 +230,6 @@ impl LoadedModel {
                 bert_config.max_position_embeddings
             )));
         }
-        let pad_id = u32::try_from(bert_config.pad_token_id).map_err(|_| {
-            load_error(format!(
-                "{CONFIG_FILE}: pad_token_id {} is too large",
-                bert_config.pad_token_id
-            ))
-        })?;
-
         let tokenizer =
             read_tokenizer(&model_dir.join(TOKENIZER_FILE), max_seq_len).map_err(load_error)?;
 
@@ -240,172 +249,146 @@ impl LoadedModel {
             ))
         })?;
 
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|index| format!("fathom-embed-{index}"))
+            .build()
+            .map_err(|error| load_error(format!("cannot start {threads} threads: {error}")))?;
+
         tracing::info!(
             model_dir = %model_dir.display(),
             dimension = bert_config.hidden_size,
             max_seq_len,
-            batch_size,
+            batch_tokens,
             threads,
+            query_max_batch = query_batching.max_batch,
+            query_queue_capacity = query_batching.queue_capacity,
             "loaded local embedding model"
         );
         Ok(Self {
             encoder,
             tokenizer,
-            device,
             model_dir,
             dimension: bert_config.hidden_size,
             max_seq_len,
-            batch_size,
-            threads,
-            pad_id,
+            batch_tokens,
+            pool,
+            compute: Mutex::new(()),
         })
     }
 
-    /// Embeds `texts`, returning one unit-length vector per text in input order.
-    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    /// Embeds `texts` in one forward pass (the query batcher's unit of work), one
+    /// unit-length vector per text in input order.
+    fn embed_pass(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let started = Instant::now();
+        let tokenized = texts
+            .iter()
+            .enumerate()
+            .map(|(position, text)| self.tokenize(position, text))
+            .collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&TokenizedText> = tokenized.iter().collect();
+        let vectors = self.forward(&refs)?;
+        tracing::debug!(
+            text_count = texts.len(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "embedded queries locally"
+        );
+        Ok(vectors)
+    }
+
+    /// Embeds `texts` in passes of about `batch_tokens` word-pieces, longest texts first, one
+    /// unit-length vector per text in input order.
+    fn embed_documents(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
         let started = Instant::now();
-
-        let mut tokenized = self.tokenize(texts)?;
-        // Longest first: batches pad to similar lengths, and the slowest batches start first so
-        // the threads finish together.
-        if std::env::var_os("FATHOM_EXPERIMENT_NO_SORT").is_none() {
-            tokenized.sort_by_key(|text| std::cmp::Reverse(text.ids.len()));
-        } // EXPERIMENT-REMOVE
+        let mut tokenized = texts
+            .iter()
+            .enumerate()
+            .map(|(position, text)| self.tokenize(position, text))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Similar lengths together keep attention's per-text work even across the pool.
+        tokenized.sort_by_key(|text| std::cmp::Reverse(text.ids.len()));
         let token_count: usize = tokenized.iter().map(|text| text.ids.len()).sum();
 
-        // Small calls are split so every thread gets work: 16 texts on 2 threads → 2 × 8.
-        let per_batch = self
-            .batch_size
-            .min(texts.len().div_ceil(self.threads))
-            .max(1);
-        let batches: Vec<&[TokenizedText]> = tokenized.chunks(per_batch).collect();
-        let batch_vectors = self.run_batches(&batches)?;
-
         let mut vectors = vec![Vec::new(); texts.len()];
-        for (batch, batch_result) in batches.iter().zip(batch_vectors) {
-            for (text, vector) in batch.iter().zip(batch_result) {
+        let mut pass_count = 0;
+        let mut pass: Vec<&TokenizedText> = Vec::new();
+        let mut pass_tokens = 0;
+        for (index, text) in tokenized.iter().enumerate() {
+            pass.push(text);
+            pass_tokens += text.ids.len();
+            let next_fits = tokenized
+                .get(index + 1)
+                .is_some_and(|next| pass_tokens + next.ids.len() <= self.batch_tokens);
+            if next_fits {
+                continue;
+            }
+            for (text, vector) in pass.iter().zip(self.forward(&pass)?) {
                 vectors[text.position] = vector;
             }
+            pass_count += 1;
+            pass.clear();
+            pass_tokens = 0;
         }
 
         tracing::debug!(
             text_count = texts.len(),
             token_count,
-            batch_count = batches.len(),
-            latency_ms = started.elapsed().as_millis() as u64,
-            "embedded texts locally"
+            pass_count,
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "embedded documents locally"
         );
         Ok(vectors)
     }
 
-    fn tokenize(&self, texts: &[String]) -> Result<Vec<TokenizedText>, EmbedError> {
-        texts
-            .iter()
-            .enumerate()
-            .map(|(position, text)| {
-                let encoding =
-                    self.tokenizer
-                        .encode_fast(text.as_str(), true)
-                        .map_err(|error| {
-                            EmbedError::Inference(format!(
-                                "tokenizing text {position} failed: {error}"
-                            ))
-                        })?;
-                Ok(TokenizedText {
-                    position,
-                    ids: encoding.get_ids().to_vec(),
-                })
-            })
-            .collect()
-    }
-
-    /// Runs every batch, on up to `self.threads` threads that take batches in order from a
-    /// shared counter. Returns the vectors batch by batch.
-    fn run_batches(&self, batches: &[&[TokenizedText]]) -> Result<Vec<Vec<Vec<f32>>>, EmbedError> {
-        let thread_count = self.threads.min(batches.len());
-        if thread_count <= 1 {
-            return batches.iter().map(|batch| self.forward(batch)).collect();
-        }
-
-        let next_batch = AtomicUsize::new(0);
-        let work = || {
-            let mut finished = Vec::new();
-            loop {
-                let index = next_batch.fetch_add(1, Ordering::Relaxed);
-                let Some(batch) = batches.get(index) else {
-                    return finished;
-                };
-                finished.push((index, self.forward(batch)));
-            }
-        };
-        let finished = std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..thread_count).map(|_| scope.spawn(work)).collect();
-            let mut finished = work();
-            for helper in helpers {
-                let helper_finished = helper.join().map_err(|_| {
-                    EmbedError::Inference("an embedding worker thread panicked".into())
-                })?;
-                finished.extend(helper_finished);
-            }
-            Ok::<_, EmbedError>(finished)
+    fn tokenize(&self, position: usize, text: &str) -> Result<TokenizedText, EmbedError> {
+        let encoding = self.tokenizer.encode_fast(text, true).map_err(|error| {
+            EmbedError::Inference(format!("tokenizing text {position} failed: {error}"))
         })?;
-
-        let mut results: Vec<Option<Vec<Vec<f32>>>> = vec![None; batches.len()];
-        for (index, outcome) in finished {
-            results[index] = Some(outcome?);
-        }
-        results
-            .into_iter()
-            .enumerate()
-            .map(|(index, vectors)| {
-                vectors.ok_or_else(|| {
-                    EmbedError::Inference(format!("embedding batch {index} was never run"))
-                })
-            })
-            .collect()
+        Ok(TokenizedText {
+            position,
+            ids: encoding.get_ids().to_vec(),
+        })
     }
 
-    /// One forward pass: pads the batch to its longest text, runs BERT, mean-pools over real
-    /// tokens and L2-normalises.
-    fn forward(&self, batch: &[TokenizedText]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    /// One forward pass on the pool, waiting for any other pass to finish first: BERT over the
+    /// packed texts, then mean pooling over each text's tokens and L2 normalisation.
+    fn forward(&self, texts: &[&TokenizedText]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let inference_error = |error: candle_core::Error| {
             EmbedError::Inference(format!("model forward pass failed: {error}"))
         };
-        let lengths: Vec<usize> = batch.iter().map(|text| text.ids.len()).collect();
-        let seq_len = lengths.iter().copied().max().unwrap_or(0);
-
-        let mut input_ids = Vec::with_capacity(batch.len() * seq_len);
-        for text in batch {
-            input_ids.extend_from_slice(&text.ids);
-            input_ids.extend(std::iter::repeat_n(self.pad_id, seq_len - text.ids.len()));
-        }
-        let input_ids = Tensor::from_vec(input_ids, (batch.len(), seq_len), &self.device)
-            .map_err(inference_error)?;
-
-        let hidden_states = self
-            .encoder
-            .forward(&input_ids, &lengths)
-            .and_then(|hidden| hidden.flatten_all())
-            .and_then(|hidden| hidden.to_vec1::<f32>())
-            .map_err(inference_error)?;
-        lengths
+        let ids: Vec<&[u32]> = texts.iter().map(|text| text.ids.as_slice()).collect();
+        let hidden_states = {
+            // A poisoned lock only means another pass panicked; the weights are read-only.
+            let _one_pass_at_a_time = self
+                .compute
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.pool
+                .install(|| {
+                    self.encoder
+                        .forward(&ids)
+                        .and_then(|hidden| hidden.flatten_all())
+                        .and_then(|hidden| hidden.to_vec1::<f32>())
+                })
+                .map_err(inference_error)?
+        };
+        let mut start = 0;
+        texts
             .iter()
-            .enumerate()
-            .map(|(row, &length)| {
-                let text_start = row * seq_len * self.dimension;
-                hidden_states
-                    .get(text_start..text_start + length * self.dimension)
-                    .map(|tokens| mean_pool_and_normalize(tokens, self.dimension))
-                    .ok_or_else(|| {
-                        EmbedError::Inference(format!(
-                            "the encoder returned {} values for {} texts of {seq_len} tokens",
-                            hidden_states.len(),
-                            batch.len()
-                        ))
-                    })
+            .map(|text| {
+                let end = start + text.ids.len() * self.dimension;
+                let tokens = hidden_states.get(start..end).ok_or_else(|| {
+                    EmbedError::Inference(format!(
+                        "the encoder returned {} values for {} texts",
+                        hidden_states.len(),
+                        texts.len()
+                    ))
+                })?;
+                start = end;
+                Ok(mean_pool_and_normalize(tokens, self.dimension))
             })
             .collect()
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use fathom_core::{EmbedError, Embedder};
-use fathom_embed::{MiniLmConfig, MiniLmEmbedder};
+use fathom_embed::{MiniLmConfig, MiniLmEmbedder, QueryBatching};
 
 fn model_dir() -> PathBuf {
     std::env::var_os("FATHOM_MODEL_DIR").map_or_else(
@@ -169,6 +169,60 @@ async fn batched_vectors_equal_one_at_a_time_vectors() {
             text.len()
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_queries_batched_together_get_their_own_vectors() {
+    // Different lengths, so a shared pass packs texts of several sizes.
+    let questions: Vec<String> = (0..40).map(|i| words(1 + i * 3)).collect();
+    let mut one_at_a_time = Vec::new();
+    for question in &questions {
+        one_at_a_time.push(embedder().embed_query(question).await.expect("embeds"));
+    }
+
+    // join_all polls every call in one task: all reach the queue before any is answered.
+    let together =
+        futures::future::join_all(questions.iter().map(|q| embedder().embed_query(q))).await;
+
+    for ((question, alone), shared) in questions.iter().zip(&one_at_a_time).zip(together) {
+        let shared = shared.expect("embeds");
+        let difference = max_abs_difference(alone, &shared);
+        assert!(
+            difference < 1e-4,
+            "{} words: batched differs by {difference}",
+            question.split(' ').count()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_query_queue_refuses_at_once_with_overloaded_and_the_rest_are_answered() {
+    let mut config = MiniLmConfig::new(model_dir());
+    config.query_batching = QueryBatching {
+        max_batch: 1,
+        queue_capacity: 2,
+        ..QueryBatching::default()
+    };
+    let small_queue = MiniLmEmbedder::load(config).expect("model loads");
+    let long_question = words(250);
+
+    let outcomes =
+        futures::future::join_all((0..60).map(|_| small_queue.embed_query(&long_question))).await;
+
+    let refused = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Err(EmbedError::Overloaded { queued: 2 })))
+        .count();
+    let answered = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    assert!(refused > 0, "nothing was refused");
+    assert!(answered >= 2, "only {answered} answered");
+    assert_eq!(
+        refused + answered,
+        outcomes.len(),
+        "other errors: {outcomes:?}"
+    );
+    let message = EmbedError::Overloaded { queued: 2 }.to_string();
+    assert!(message.contains("overloaded"), "{message}");
 }
 
 #[tokio::test]
