@@ -74,10 +74,85 @@
       notAllowed: "El chat de soporte no está disponible en este sitio.",
       refused: "No se pudo procesar ese mensaje: {m}", log: "Conversación",
     },
+    pt: {
+      title: "Suporte", subtitle: "Pergunte-nos", open: "Conversar com o suporte", close: "Fechar conversa",
+      placeholder: "Escreva sua pergunta…", send: "Enviar", person: "Falar com uma pessoa",
+      greeting: "Olá! Faça uma pergunta e eu respondo com base na nossa central de ajuda.",
+      handoff: "Alguém da equipe vai responder aqui.", closed: "Esta conversa foi encerrada.",
+      restart: "Nova conversa", typing: "Digitando…", sources: "Fontes",
+      helpful: "Útil", unhelpful: "Não foi útil", thanks: "Obrigado pelo seu feedback.",
+      you: "Você", bot: "Assistente", agent: "Equipe", retry: "Tentar novamente",
+      offline: "Parece que você está sem conexão. Verifique sua internet e tente novamente.",
+      limited: "Muitas mensagens seguidas. Aguarde {s} segundos e tente novamente.",
+      unavailable: "O chat de suporte está indisponível no momento. Tente novamente em instantes.",
+      unreachable: "Não conseguimos acessar o chat de suporte a partir desta página agora.",
+      notAllowed: "O chat de suporte não está disponível neste site.",
+      refused: "Não foi possível processar essa mensagem: {m}", log: "Conversa",
+    },
+    it: {
+      title: "Assistenza", subtitle: "Chiedici pure", open: "Chatta con l'assistenza", close: "Chiudi la chat",
+      placeholder: "Scrivi la tua domanda…", send: "Invia", person: "Parla con una persona",
+      greeting: "Ciao! Fai una domanda e ti rispondo dal nostro centro assistenza.",
+      handoff: "Un membro del team ti risponderà qui.", closed: "Questa conversazione è terminata.",
+      restart: "Nuova conversazione", typing: "Sta scrivendo…", sources: "Fonti",
+      helpful: "Utile", unhelpful: "Non utile", thanks: "Grazie per il tuo feedback.",
+      you: "Tu", bot: "Assistente", agent: "Team", retry: "Riprova",
+      offline: "Sembra che tu sia offline. Controlla la connessione e riprova.",
+      limited: "Troppi messaggi di fila. Attendi {s} secondi e riprova.",
+      unavailable: "La chat di assistenza non è disponibile al momento. Riprova tra poco.",
+      unreachable: "Non riusciamo a raggiungere la chat di assistenza da questa pagina.",
+      notAllowed: "La chat di assistenza non è disponibile su questo sito.",
+      refused: "Non è stato possibile elaborare il messaggio: {m}", log: "Conversazione",
+    },
+    nl: {
+      title: "Support", subtitle: "Stel ons je vraag", open: "Chat met support", close: "Chat sluiten",
+      placeholder: "Typ je vraag…", send: "Versturen", person: "Met een medewerker spreken",
+      greeting: "Hoi! Stel een vraag en ik antwoord vanuit ons helpcentrum.",
+      handoff: "Een collega antwoordt je hier.", closed: "Dit gesprek is beëindigd.",
+      restart: "Nieuw gesprek", typing: "Aan het typen…", sources: "Bronnen",
+      helpful: "Nuttig", unhelpful: "Niet nuttig", thanks: "Bedankt voor je feedback.",
+      you: "Jij", bot: "Assistent", agent: "Medewerker", retry: "Opnieuw proberen",
+      offline: "Je lijkt offline te zijn. Controleer je verbinding en probeer het opnieuw.",
+      limited: "Te veel berichten achter elkaar. Wacht {s} seconden en probeer het opnieuw.",
+      unavailable: "De supportchat is nu niet beschikbaar. Probeer het zo nog eens.",
+      unreachable: "We kunnen de supportchat vanaf deze pagina nu niet bereiken.",
+      notAllowed: "De supportchat is niet beschikbaar op deze website.",
+      refused: "Dit bericht kon niet worden verwerkt: {m}", log: "Gesprek",
+    },
+    zh: {
+      title: "客服支持", subtitle: "有问题尽管问", open: "联系客服", close: "关闭聊天",
+      placeholder: "请输入您的问题…", send: "发送", person: "转人工客服",
+      greeting: "您好！请提出您的问题，我会根据帮助中心的内容为您解答。",
+      handoff: "客服人员将在这里回复您。", closed: "本次对话已结束。",
+      restart: "开始新对话", typing: "正在输入…", sources: "参考来源",
+      helpful: "有帮助", unhelpful: "没有帮助", thanks: "感谢您的反馈。",
+      you: "您", bot: "助手", agent: "客服", retry: "重试",
+      offline: "您似乎已离线。请检查网络连接后重试。",
+      limited: "消息发送过于频繁。请等待 {s} 秒后重试。",
+      unavailable: "客服聊天暂时不可用，请稍后再试。",
+      unreachable: "目前无法从此页面连接客服聊天。",
+      notAllowed: "本网站未开通客服聊天。",
+      refused: "无法处理这条消息：{m}", log: "对话记录",
+    },
+    ja: {
+      title: "サポート", subtitle: "お気軽にご質問ください", open: "サポートとチャット", close: "チャットを閉じる",
+      placeholder: "ご質問を入力してください…", send: "送信", person: "担当者と話す",
+      greeting: "こんにちは！ご質問いただければ、ヘルプセンターの内容からお答えします。",
+      handoff: "担当者がこちらで返信いたします。", closed: "この会話は終了しました。",
+      restart: "新しい会話を始める", typing: "入力中…", sources: "参照元",
+      helpful: "役に立った", unhelpful: "役に立たなかった", thanks: "フィードバックをありがとうございます。",
+      you: "あなた", bot: "アシスタント", agent: "担当者", retry: "再試行",
+      offline: "オフラインのようです。接続を確認してから、もう一度お試しください。",
+      limited: "メッセージの送信が多すぎます。{s} 秒待ってから、もう一度お試しください。",
+      unavailable: "現在サポートチャットをご利用いただけません。しばらくしてからお試しください。",
+      unreachable: "現在このページからサポートチャットに接続できません。",
+      notAllowed: "このウェブサイトではサポートチャットをご利用いただけません。",
+      refused: "このメッセージを処理できませんでした：{m}", log: "会話",
+    },
   };
 
-  // What "Talk to a person" sends, in every locale: the answer engine hands off on this phrase.
-  const ASK_FOR_A_PERSON = "I'd like to talk to a person, please.";
+  // What "Talk to a person" sends: the button's own words, in the widget's language. The answer
+  // engine recognises a request for a person in each of these languages.
 
   const CSS = `
 :host{all:initial;--c:#0b5fff;--on-c:#fff;--fg:#1a1d24;--muted:#59606e;--bg:#fff;--line:#d5d9e0;
@@ -313,7 +388,7 @@ form button:disabled{opacity:.55;cursor:default}
         },
       }, this.input, this.sendButton);
       this.personButton = h("button", {
-        class: "person", type: "button", text: t.person, onclick: () => this.busy || this.send(ASK_FOR_A_PERSON),
+        class: "person", type: "button", text: t.person, onclick: () => this.busy || this.send(t.person),
       });
       this.closeButton = h("button", { class: "x", type: "button", "aria-label": t.close, text: "×", onclick: () => this.close() });
       this.panel = h("div", {

@@ -22,11 +22,85 @@ pub fn wants_human(text: &str) -> bool {
     if JUST_ASKING_FOR_A_HUMAN.is_match(normalized.trim()) {
         return true;
     }
-    ASK_FOR_HUMAN.find_iter(&normalized).any(|found| {
+    if ASK_FOR_HUMAN.find_iter(&normalized).any(|found| {
         let before = &normalized[..found.start()];
         !NEGATED.is_match(before) && !SOMEONE_ELSE_ASKS.is_match(before)
-    })
+    }) {
+        return true;
+    }
+    JUST_ASKING_FOR_A_HUMAN_ELSEWHERE.is_match(normalized.trim())
+        || ASK_FOR_HUMAN_ELSEWHERE
+            .find_iter(&normalized)
+            .any(|found| !NEGATED_ELSEWHERE.is_match(&normalized[..found.start()]))
 }
+
+/// The whole message is the request, in German, Spanish, French, Portuguese, Italian, Dutch,
+/// Chinese or Japanese: "Mitarbeiter bitte", "un agente", "人工客服".
+static JUST_ASKING_FOR_A_HUMAN_ELSEWHERE: LazyLock<Regex> = LazyLock::new(|| {
+    fixed_regex(
+        r"(?x)^\W*(?:
+            (?:einen?\s+)?(?:mensch(?:en)?|mitarbeiter(?:in)?|kundendienst|kundenservice|berater(?:in)?)(?:\s+bitte)?
+          | (?:un\s+|una\s+)?(?:humano|agente|asesor(?:a)?|operador(?:a)?|persona\s+real)(?:\s+por\s+favor)?
+          | (?:un\s+|une\s+)?(?:humain|conseill(?:er|ère)|opérat(?:eur|rice)|agent)(?:\s+s'il\s+vous\s+pla[iî]t|\s+svp)?
+          | (?:um\s+|uma\s+)?(?:atendente|humano|pessoa\s+real)(?:\s+por\s+favor)?
+          | (?:un\s+)?(?:operatore|operatrice|umano)(?:\s+per\s+favore)?
+          | (?:een\s+)?(?:medewerker|mens)(?:\s+graag|\s+alstublieft|\s+aub)?
+          | 人工(?:客服|服务)?|真人(?:客服)?|转人工
+          | オペレーター|担当者|有人(?:対応|チャット)?
+        )\W*$",
+    )
+});
+
+/// Asking for a person in German, Spanish, French, Portuguese, Italian, Dutch, Chinese and
+/// Japanese. A product question about agents ("Wie füge ich einen Mitarbeiter hinzu?") names
+/// no talking to one and does not match.
+static ASK_FOR_HUMAN_ELSEWHERE: LazyLock<Regex> = LazyLock::new(|| {
+    fixed_regex(
+        r"(?x)
+        # German: mit einem Menschen sprechen, zu einem Mitarbeiter verbinden, verbinden Sie mich
+          \b(?:mit|zu|an)\s+(?:einem\s+|einer\s+|einen\s+|dem\s+|der\s+|ihrem\s+|ihrer\s+)?(?:echten\s+|richtigen\s+|menschlichen\s+|lebenden\s+)?
+            (?:menschen|mensch|mitarbeiter(?:in)?|person|berater(?:in)?|support(?:-?mitarbeiter)?|kundendienst|kundenservice|ansprechpartner(?:in)?)
+            \s+(?:sprechen|reden|chatten|schreiben|verbinden|verbunden|weiterleiten|durchstellen)\b
+        | \b(?:verbinden|leiten|stellen)\s+sie\s+mich\s+(?:bitte\s+)?(?:mit|zu|an|weiter|durch)\b
+        | \b(?:echte[nrm]?|richtige[nrm]?)\s+(?:menschen|mensch|person|mitarbeiter(?:in)?)\b
+        # Spanish: hablar con una persona, pásame con un agente
+        | \b(?:hablar|chatear|comunicarme|contactar|conversar)\s+(?:con|a)\s+(?:un|una|el|la|alguna?|algún|algun|un\s+ser)?\s*
+            (?:persona|humano|agente|asesor(?:a)?|operador(?:a)?|representante|alguien|empleado|encargado|atención\s+al\s+cliente|soporte)\b
+        | \b(?:p[aá]same|comun[ií]came|comun[ií]queme|transfi[eé]reme|con[eé]ctame|con[eé]cteme)\s+(?:con|a)\b
+        | \b(?:persona\s+real|agente\s+humano|ser\s+humano)\b
+        # French: parler à un conseiller, mettez-moi en relation avec
+        | \b(?:parler|discuter|échanger|m'adresser)\s+(?:à|avec)\s+(?:quelqu'un\b|(?:un\s+|une\s+|le\s+|la\s+|l')?(?:vrai(?:e)?\s+|véritable\s+)?
+            (?:humain|personne|agent|conseill(?:er|ère)|opérat(?:eur|rice)|représentant|employé|service\s+client|support)\b)
+        | \b(?:mettez|mets|passez|passe|transférez|transfère)[- ]moi\s+(?:en\s+relation\s+)?(?:avec|à)\b
+        | \b(?:vraie?\s+personne|personne\s+réelle|vrai\s+humain|être\s+humain)\b
+        # Portuguese: falar com um atendente
+        | \b(?:falar|conversar)\s+com\s+(?:algu[eé]m\b|(?:um\s+|uma\s+|o\s+|a\s+)?(?:atendente|humano|pessoa|agente|representante|operador|funcionário|funcionario|ser\s+humano)\b)
+        | \b(?:pessoa\s+real|atendente\s+humano|atendimento\s+humano)\b
+        # Italian: parlare con un operatore
+        | \b(?:parlare|chattare|mettermi\s+in\s+contatto)\s+con\s+(?:qualcuno\b|(?:un\s+|una\s+|un'|l'|il\s+|la\s+)?(?:operatore|operatrice|persona|umano|agente|consulente|assistenza)\b)
+        | \b(?:persona\s+reale|operatore\s+umano)\b
+        # Dutch: met een medewerker spreken, spreken met iemand
+        | \bmet\s+(?:iemand|(?:een\s+|de\s+)?(?:echte\s+)?(?:medewerker|mens|persoon))\s+(?:spreken|praten|chatten)\b
+        | \b(?:spreken|praten|chatten)\s+met\s+(?:iemand|(?:een\s+|de\s+)?(?:echte\s+)?(?:medewerker|mens|persoon))\b
+        | \bechte\s+(?:mens|persoon|medewerker)\b
+        # Chinese: 转人工, 联系客服, 和真人聊天
+        | (?:转|转接|接通|联系|找|要|请)(?:一下)?(?:人工|真人|客服|工作人员|服务人员)
+        | 人工客服|人工服务|真人客服
+        | [和跟与](?:真人|人工|客服|工作人员)(?:说话|聊天|交谈|沟通)
+        # Japanese: オペレーターと話したい, 担当者につないで
+        | (?:オペレーター|担当者|人間|スタッフ|有人)(?:と|に)(?:話|つな|繋|代わ|相談|替わ)
+        | 有人(?:対応|チャット)
+        ",
+    )
+});
+
+/// A negation just before the request, in the same languages: "ich will nicht mit einem
+/// Menschen sprechen", "no quiero hablar con…", "不需要人工".
+static NEGATED_ELSEWHERE: LazyLock<Regex> = LazyLock::new(|| {
+    fixed_regex(
+        r"(?:\b(?:nicht|kein\w*|no|sin|sans|pas|não|nao|sem|non|senza|niet|geen|zonder)\s+(?:\S+\s+){0,3}|(?:不|别|無|无需|不用|不要|不需要)\S{0,3})$",
+    )
+});
 
 /// A whole message that is only the request: "human", "agent please", "operator!".
 static JUST_ASKING_FOR_A_HUMAN: LazyLock<Regex> = LazyLock::new(|| {

@@ -1,5 +1,6 @@
-//! PII redaction: emails, phone numbers, payment card numbers, IBANs and secrets are replaced
-//! with numbered placeholders (`[EMAIL_1]`, `[PHONE_1]`, `[CARD_1]`, `[IBAN_1]`, `[SECRET_1]`)
+//! PII redaction: emails, phone numbers, payment card numbers, IBANs, national ID numbers and
+//! secrets are replaced with numbered placeholders (`[EMAIL_1]`, `[PHONE_1]`, `[CARD_1]`,
+//! `[IBAN_1]`, `[ID_1]`, `[SECRET_1]`)
 //! before text is logged or sent to a model; [`restore`] puts the customer's own values back
 //! where a reply echoes a placeholder.
 //!
@@ -25,6 +26,9 @@ use serde::{Deserialize, Serialize};
 
 use super::text::fixed_regex;
 
+mod national_id;
+use national_id::{confirm_national_id, NATIONAL_ID};
+
 /// What kind of personal or secret data a span of text holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -35,15 +39,19 @@ pub enum PiiKind {
     Iban,
     /// API keys, access tokens, webhook secrets, JWTs and other long random tokens.
     Secret,
+    /// National identity and tax numbers (DNI, codice fiscale, NIR, CPF, resident ID, SSN, …),
+    /// confirmed by their country's check.
+    NationalId,
 }
 
 impl PiiKind {
-    pub const ALL: [PiiKind; 5] = [
+    pub const ALL: [PiiKind; 6] = [
         PiiKind::Email,
         PiiKind::Phone,
         PiiKind::CardNumber,
         PiiKind::Iban,
         PiiKind::Secret,
+        PiiKind::NationalId,
     ];
 
     /// The word inside this kind's placeholders: `EMAIL` in `[EMAIL_1]`.
@@ -54,6 +62,7 @@ impl PiiKind {
             PiiKind::CardNumber => "CARD",
             PiiKind::Iban => "IBAN",
             PiiKind::Secret => "SECRET",
+            PiiKind::NationalId => "ID",
         }
     }
 
@@ -64,6 +73,7 @@ impl PiiKind {
             PiiKind::CardNumber => 2,
             PiiKind::Iban => 3,
             PiiKind::Secret => 4,
+            PiiKind::NationalId => 5,
         }
     }
 }
@@ -110,10 +120,10 @@ pub struct Redacted {
 /// Restoring is exact for text redacted in one call. Across calls, a later text that literally
 /// contains an already-used placeholder (`[EMAIL_1]`) gets that placeholder restored too.
 pub struct Redactor {
-    enabled: [bool; 5],
+    enabled: [bool; 6],
     entities: Vec<PiiEntity>,
     entity_by_value: HashMap<(PiiKind, String), usize>,
-    last_number: [u64; 5],
+    last_number: [u64; 6],
     /// Placeholder-looking text found in the input: never handed out, so restoring cannot
     /// confuse the customer's literal `[EMAIL_1]` with a redacted value.
     reserved: HashSet<String>,
@@ -147,7 +157,7 @@ impl Redactor {
 
     /// A redactor that only looks for the given kinds.
     pub fn for_kinds(kinds: &[PiiKind]) -> Self {
-        let mut enabled = [false; 5];
+        let mut enabled = [false; 6];
         for kind in kinds {
             enabled[kind.index()] = true;
         }
@@ -155,7 +165,7 @@ impl Redactor {
             enabled,
             entities: Vec::new(),
             entity_by_value: HashMap::new(),
-            last_number: [0; 5],
+            last_number: [0; 6],
             reserved: HashSet::new(),
         }
     }
@@ -305,7 +315,7 @@ pub fn restore(text: &str, entities: &[PiiEntity]) -> String {
 }
 
 static PLACEHOLDER: LazyLock<Regex> =
-    LazyLock::new(|| fixed_regex(r"\[(?:EMAIL|PHONE|CARD|IBAN|SECRET)_[0-9]+\]"));
+    LazyLock::new(|| fixed_regex(r"\[(?:EMAIL|PHONE|CARD|IBAN|SECRET|ID)_[0-9]+\]"));
 
 struct Found {
     kind: PiiKind,
@@ -322,7 +332,7 @@ struct Detector {
 
 /// In priority order: when two matches overlap, the earlier detector wins. Well-known secret
 /// formats are the most specific; the generic long-token rule is the least.
-static DETECTORS: [Detector; 6] = [
+static DETECTORS: [Detector; 7] = [
     Detector {
         kind: PiiKind::Secret,
         pattern: &KNOWN_SECRET,
@@ -337,6 +347,11 @@ static DETECTORS: [Detector; 6] = [
         kind: PiiKind::Iban,
         pattern: &IBAN,
         confirm: confirm_iban,
+    },
+    Detector {
+        kind: PiiKind::NationalId,
+        pattern: &NATIONAL_ID,
+        confirm: confirm_national_id,
     },
     Detector {
         kind: PiiKind::CardNumber,
@@ -691,6 +706,8 @@ fn confirm_phone(text: &str, range: Range<usize>, confirmed: &mut Vec<Range<usiz
 ///   starting with 2–9 (North American `5551234567`);
 /// - national, grouped (`020 7946 0958`, `(555) 123-4567`, `612 34 56 78`): 9 to 12 digits,
 ///   starting with `0` or grouped 3-3-4, 1-3-3-4 or 3-2-2-2; `00` international prefix: up to 15;
+/// - Chinese mobiles (`13812345678`, `138 1234 5678`) and Spanish or Portuguese 3-3-3 numbers
+///   starting with 6–9 (`612 345 678`);
 /// - dots only as the sole separator and in 3-3-4 or pairs (`555.123.4567`, `06.12.34.56.78`),
 ///   which rules out versions and IP addresses;
 /// - nothing containing a date with a four-digit year.
@@ -732,12 +749,22 @@ fn looks_like_phone(candidate: &str) -> bool {
     if !(9..=12).contains(&digit_count) {
         return false;
     }
+    // Chinese mobiles: 11 digits, 13x–19x, written whole or 3-4-4.
+    let chinese_mobile = digit_count == 11
+        && matches!(candidate.as_bytes(), [b'1', b'3'..=b'9', ..])
+        && matches!(national_lengths.as_slice(), [11] | [3, 4, 4]);
     if groups.len() == 1 {
         let first = candidate.chars().next().unwrap_or('0');
         return (starts_with_trunk_zero && digit_count >= 10)
-            || (digit_count == 10 && ('2'..='9').contains(&first));
+            || (digit_count == 10 && ('2'..='9').contains(&first))
+            || chinese_mobile;
     }
+    // Spanish and Portuguese numbers have no trunk zero and are grouped 3-3-3 (`612 345 678`).
+    let iberian =
+        national_lengths == [3, 3, 3] && matches!(candidate.as_bytes(), [b'6'..=b'9', ..]);
     starts_with_trunk_zero
+        || chinese_mobile
+        || iberian
         || matches!(
             national_lengths.as_slice(),
             [3, 3, 4] | [1, 3, 3, 4] | [3, 2, 2, 2]

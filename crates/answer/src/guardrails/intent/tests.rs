@@ -191,3 +191,58 @@ fn every_built_in_pattern_compiles() {
         LazyLock::force(pattern);
     }
 }
+
+#[test]
+fn requests_for_a_person_are_recognised_in_other_languages() {
+    let requests = [
+        "Kann ich bitte mit einem Mitarbeiter sprechen?",
+        "Ich möchte mit einem echten Menschen reden",
+        "Verbinden Sie mich bitte mit dem Kundendienst",
+        "Mitarbeiter bitte",
+        "Quiero hablar con una persona",
+        "¿Puedo hablar con un agente?",
+        "Pásame con un asesor por favor",
+        "Je voudrais parler à un conseiller",
+        "Mettez-moi en relation avec le service client",
+        "Quero falar com um atendente",
+        "Posso parlare con un operatore?",
+        "Ik wil graag met een medewerker spreken",
+        "我要转人工",
+        "请帮我联系客服",
+        "人工客服",
+        "オペレーターと話したいです",
+        "担当者につないでください",
+    ];
+    let missed: Vec<&str> = requests
+        .into_iter()
+        .filter(|request| !wants_human(request))
+        .collect();
+
+    assert!(missed.is_empty(), "missed: {missed:#?}");
+}
+
+#[test]
+fn product_questions_and_refusals_in_other_languages_are_not_requests() {
+    let not_requests = [
+        "Wie füge ich einen Mitarbeiter zu meinem Team hinzu?",
+        "Ich möchte nicht mit einem Menschen sprechen",
+        "¿Cómo agrego un agente a mi equipo?",
+        "No quiero hablar con una persona",
+        "Comment ajouter un agent à mon équipe ?",
+        "Como adiciono um atendente à minha conta?",
+        "Come posso aggiungere un operatore al mio team?",
+        "Hoe voeg ik een medewerker toe?",
+        "客服团队如何添加新成员？",
+        "不需要人工",
+        "担当者の権限を変更する方法",
+    ];
+    let wrongly: Vec<&str> = not_requests
+        .into_iter()
+        .filter(|text| wants_human(text))
+        .collect();
+
+    assert!(
+        wrongly.is_empty(),
+        "wrongly taken as requests: {wrongly:#?}"
+    );
+}

@@ -583,3 +583,32 @@ fn every_built_in_pattern_compiles() {
         LazyLock::force(pattern);
     }
 }
+
+#[test]
+fn country_formats_of_phones_and_national_ids_are_redacted() {
+    let text = "Llámame al 612 345 678, mi DNI es 12345678Z. 我的手机 13812345678，身份证 11010519491231002X. \
+                Codice fiscale RSSMRA85T10A562S, CPF 111.444.777-35.";
+    let redacted = redact(text);
+    for value in [
+        "612 345 678",
+        "12345678Z",
+        "13812345678",
+        "11010519491231002X",
+        "RSSMRA85T10A562S",
+        "111.444.777-35",
+    ] {
+        assert!(
+            !redacted.text.contains(value),
+            "{value} in {}",
+            redacted.text
+        );
+    }
+    assert!(redacted.text.contains("[ID_1]"), "{}", redacted.text);
+    assert_eq!(restore(&redacted.text, &redacted.entities), text);
+}
+
+#[test]
+fn numbers_that_fail_their_country_check_stay() {
+    let text = "Pedido 12345678A, referencia 110105194912310021, ticket 123456789.";
+    assert_eq!(redact(text).text, text);
+}
