@@ -3,7 +3,8 @@
 #   - Debian packages: a C++ toolchain and curl (llama-server is built from source), python3-venv
 #     (django-helpdesk runs in a venv), chromium + a font (the widget and console browser tests);
 #   - playwright-core from npm (e2e/package-lock.json);
-#   - django-helpdesk from PyPI into a venv in ~/.cache/fathom (e2e/helpdesk/requirements.txt).
+#   - django-helpdesk from PyPI into a venv in ~/.cache/fathom (e2e/helpdesk/requirements.txt);
+#   - schemathesis from PyPI into a venv in ~/.cache/fathom (e2e/schemathesis/requirements.txt).
 # Debian packages need root or sudo; everything else installs as the current user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +25,4 @@ fi
 
 [[ -d e2e/node_modules ]] || npm ci --prefix e2e --no-audit --no-fund
 e2e/helpdesk/run.sh install
+e2e/schemathesis/run.sh install

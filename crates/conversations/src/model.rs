@@ -314,8 +314,9 @@ pub struct Change {
     pub handoff_reason: Option<Reason>,
     pub feedback: Option<NewFeedback>,
     pub events: Vec<NewEvent>,
-    /// `(source, delivery id)` of an inbound webhook: a second change with the same key is
-    /// skipped, so a redelivered webhook has no effect.
+    /// `(source, delivery id)` of an inbound webhook: a second change with the same key in the
+    /// same workspace is skipped, so a redelivered webhook has no effect. Keys are scoped to the
+    /// workspace of the change: another workspace's delivery with the same id still applies.
     pub inbound_delivery: Option<(String, String)>,
 }
 

@@ -68,10 +68,11 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbox_by_workspace ON outbox (workspace, created_at);
 CREATE INDEX IF NOT EXISTS outbox_by_conversation ON outbox (conversation_id, status);
 CREATE TABLE IF NOT EXISTS inbound_deliveries (
+    workspace TEXT NOT NULL,
     source TEXT NOT NULL,
     delivery_id TEXT NOT NULL,
     received_at INTEGER NOT NULL,
-    PRIMARY KEY (source, delivery_id)
+    PRIMARY KEY (workspace, source, delivery_id)
 );
 CREATE TABLE IF NOT EXISTS external_conversations (
     workspace TEXT NOT NULL,
@@ -89,6 +90,38 @@ CREATE TABLE IF NOT EXISTS disabled_endpoints (
     PRIMARY KEY (workspace, url)
 );
 "#;
+
+/// Stores written before inbound delivery ids were scoped to their workspace keyed them on
+/// `(source, delivery_id)` alone, so one tenant's id silenced another's. Rebuild that table with
+/// the workspace in its key. The old rows cannot be attributed to a workspace: they keep the empty
+/// workspace, which [`apply_in`] treats as any workspace's until pruning removes them, so a
+/// sender's retry of a delivery received before the upgrade still applies once.
+fn scope_inbound_deliveries_by_workspace(connection: &Connection) -> rusqlite::Result<()> {
+    let unscoped: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'inbound_deliveries')
+            AND NOT EXISTS (SELECT 1 FROM pragma_table_info('inbound_deliveries') WHERE name = 'workspace')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !unscoped {
+        return Ok(());
+    }
+    connection.execute_batch(
+        "BEGIN;
+         ALTER TABLE inbound_deliveries RENAME TO inbound_deliveries_unscoped;
+         CREATE TABLE inbound_deliveries (
+             workspace TEXT NOT NULL,
+             source TEXT NOT NULL,
+             delivery_id TEXT NOT NULL,
+             received_at INTEGER NOT NULL,
+             PRIMARY KEY (workspace, source, delivery_id)
+         );
+         INSERT INTO inbound_deliveries (workspace, source, delivery_id, received_at)
+             SELECT '', source, delivery_id, received_at FROM inbound_deliveries_unscoped;
+         DROP TABLE inbound_deliveries_unscoped;
+         COMMIT;",
+    )
+}
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -159,6 +192,7 @@ impl SqliteStore {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
+        scope_inbound_deliveries_by_workspace(&connection)?;
         connection.execute_batch(SCHEMA)?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
@@ -379,13 +413,24 @@ fn apply_in(
         .filter(|c| &c.workspace == workspace)
         .ok_or(StoreError::NotFound(id))?;
     if let Some((source, delivery_id)) = &change.inbound_delivery {
-        let inserted = transaction
-            .execute(
-                "INSERT OR IGNORE INTO inbound_deliveries (source, delivery_id, received_at) VALUES (?1, ?2, ?3)",
-                params![source, delivery_id, now],
+        // Scoped to the workspace: another tenant's delivery with the same id is not this one
+        // (the empty workspace holds ids received before the scoping, see the migration).
+        let seen_before_scoping: bool = transaction
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM inbound_deliveries WHERE workspace = '' AND source = ?1 AND delivery_id = ?2)",
+                params![source, delivery_id],
+                |row| row.get(0),
             )
             .map_err(backend(OP))?;
-        if inserted == 0 {
+        let duplicate = seen_before_scoping
+            || transaction
+                .execute(
+                    "INSERT OR IGNORE INTO inbound_deliveries (workspace, source, delivery_id, received_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![workspace.as_str(), source, delivery_id, now],
+                )
+                .map_err(backend(OP))?
+                == 0;
+        if duplicate {
             return Ok(Applied {
                 conversation: current,
                 messages: vec![],
@@ -1110,4 +1155,63 @@ fn decode_feedback(
         comment,
         created_at_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::NewMessage;
+
+    #[tokio::test]
+    async fn a_store_from_before_scoped_inbound_ids_is_migrated_and_keeps_its_ids() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("conversations.sqlite");
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE inbound_deliveries (
+                     source TEXT NOT NULL,
+                     delivery_id TEXT NOT NULL,
+                     received_at INTEGER NOT NULL,
+                     PRIMARY KEY (source, delivery_id)
+                 );
+                 INSERT INTO inbound_deliveries VALUES ('standard', 'msg_before', 1);",
+            )
+            .unwrap();
+        }
+
+        let store = SqliteStore::open(&path).unwrap();
+        let acme = WorkspaceId::parse("acme").unwrap();
+        let conversation = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("t"))
+            .await
+            .unwrap();
+        let delivery = |id: &str| Change {
+            messages: vec![NewMessage::agent("hi", None)],
+            inbound_delivery: Some(("standard".into(), id.into())),
+            ..Default::default()
+        };
+
+        let retried = store
+            .apply(&acme, conversation.id, delivery("msg_before"))
+            .await
+            .unwrap();
+        let new = store
+            .apply(&acme, conversation.id, delivery("msg_after"))
+            .await
+            .unwrap();
+
+        assert!(
+            retried.duplicate,
+            "an id received before the upgrade still counts"
+        );
+        assert!(!new.duplicate);
+        let pruned = store.prune(0, i64::MAX).await.unwrap();
+        assert_eq!(
+            pruned.inbound_ids, 2,
+            "the old row is pruned like the others"
+        );
+        drop(store);
+        SqliteStore::open(&path).expect("opening a migrated store again is a no-op");
+    }
 }

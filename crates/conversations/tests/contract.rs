@@ -231,6 +231,50 @@ async fn the_same_inbound_delivery_applies_once() {
     }
 }
 
+#[tokio::test]
+async fn an_inbound_delivery_id_is_scoped_to_its_workspace() {
+    for backend in backends() {
+        let store = &backend.store;
+        let (alpha, beta) = (workspace("alpha"), workspace("beta"));
+        let alphas = store
+            .create(&alpha, CustomerAttributes::default(), TokenHash::of("a"))
+            .await
+            .unwrap();
+        let betas = store
+            .create(&beta, CustomerAttributes::default(), TokenHash::of("b"))
+            .await
+            .unwrap();
+        let reply = |text: &str| Change {
+            messages: vec![NewMessage::agent(text, None)],
+            inbound_delivery: Some(("standard".into(), "msg_shared_X".into())),
+            ..Default::default()
+        };
+
+        let first = store
+            .apply(&alpha, alphas.id, reply("alpha's"))
+            .await
+            .unwrap();
+        let other_tenant = store.apply(&beta, betas.id, reply("beta's")).await.unwrap();
+        let redelivered = store.apply(&beta, betas.id, reply("beta's")).await.unwrap();
+
+        assert!(!first.duplicate, "{}", backend.name);
+        assert!(
+            !other_tenant.duplicate,
+            "{}: the same id from another workspace is another delivery",
+            backend.name
+        );
+        assert!(redelivered.duplicate, "{}", backend.name);
+        let texts: Vec<_> = store
+            .messages(betas.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(texts, ["beta's"], "{}", backend.name);
+    }
+}
+
 async fn conversation_with_events(
     store: &Arc<dyn ConversationStore>,
     workspace: &WorkspaceId,

@@ -285,3 +285,29 @@ fn a_workspace_threshold_in_the_config_file_applies_to_that_workspace_only() {
         "{stderr}"
     );
 }
+
+/// The config file's `addr` is where the server listens, unless `--addr` (or `FATHOM_ADDR`)
+/// says otherwise.
+#[test]
+fn the_config_files_addr_is_used_when_no_addr_flag_is_given() {
+    let (dir, data) = password_article_in(&["acme"]);
+    let address = free_address();
+    let config = write_gateway_config(
+        dir.path(),
+        &format!("addr = \"{address}\"\n\n[workspaces.acme]\nadmin_key = \"{ADMIN_KEY}\"\n"),
+    );
+    let log = dir.path().join("serve.log");
+    let mut command = common::fathom(&data);
+    command
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut server = common::ServerGuard::spawn("fathom serve", &mut command).unwrap();
+
+    server.wait_for_listener(address, &log);
+
+    let (status, _) = request(address, "GET", "/healthz", None, None);
+    assert_eq!(status, 200);
+}

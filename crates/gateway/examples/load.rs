@@ -89,9 +89,13 @@ async fn main() {
         Arc::new(SqliteStore::open(&dir.path().join("conversations.sqlite")).unwrap());
     let mut config = GatewayConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
+        // Every simulated customer comes from 127.0.0.1: one client to the per-client limits.
         rate_limits: RateLimits {
             customer_per_minute: 1_000_000,
             workspace_per_second: 1_000_000,
+            client_per_second: 1_000_000,
+            client_burst: 1_000_000,
+            client_conversations_per_minute: 1_000_000,
         },
         ..Default::default()
     };

@@ -104,9 +104,14 @@ struct ChatwootEvent {
     #[serde(default)]
     conversation: Option<ChatwootConversation>,
     #[serde(default)]
-    account: Option<ChatwootAccount>,
-    #[serde(default)]
     sender: Option<ChatwootSender>,
+}
+
+/// The one field read before the signature is checked.
+#[derive(Debug, Deserialize)]
+struct Addressed {
+    #[serde(default)]
+    account: Option<ChatwootAccount>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,22 +153,33 @@ fn ignored(why: &str) -> ApiResult {
     ))
 }
 
-/// The workspace whose Chatwoot account this event claims to come from (checked by signature).
-fn workspace_for_account(
-    state: &AppState,
+/// The workspace this event comes from: one whose Chatwoot account has the event's account id
+/// and whose webhook secret signed it. Several workspaces may share an account id (each
+/// self-hosted installation numbers its accounts from 1); the signature tells them apart.
+fn workspace_for_event<'a>(
+    state: &'a AppState,
     account_id: u64,
-) -> Option<(&WorkspaceId, &ChatwootConfig)> {
-    state
-        .config
-        .workspaces
-        .iter()
-        .find_map(|(workspace, settings)| {
-            settings
-                .chatwoot
-                .as_ref()
-                .filter(|c| c.account_id == account_id)
-                .map(|c| (workspace, c))
-        })
+    headers: &HeaderMap,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<(&'a WorkspaceId, &'a ChatwootConfig), VerifyError> {
+    let mut failure = VerifyError::NoMatchingSignature;
+    for (workspace, settings) in &state.config.workspaces {
+        let Some(chatwoot) = settings
+            .chatwoot
+            .as_ref()
+            .filter(|c| c.account_id == account_id)
+        else {
+            continue;
+        };
+        match verify(headers, body, chatwoot.webhook_secret.expose(), now_secs) {
+            Ok(()) => return Ok((workspace, chatwoot)),
+            // A bad timestamp is the same for every candidate: report it rather than "no match".
+            Err(VerifyError::NoMatchingSignature) => {}
+            Err(other) => failure = other,
+        }
+    }
+    Err(failure)
 }
 
 pub async fn inbound(state: AppState, headers: HeaderMap, body: Bytes) -> ApiResult {
@@ -175,13 +191,19 @@ pub async fn inbound(state: AppState, headers: HeaderMap, body: Bytes) -> ApiRes
     if headers.get(HEADER_SIGNATURE).is_none() {
         return Err(reject(VerifyError::MissingHeaders));
     }
-    let event: ChatwootEvent = parse(&body)?;
-    let account = event.account.as_ref().map(|a| a.id);
-    let Some((workspace, chatwoot)) = account.and_then(|a| workspace_for_account(&state, a)) else {
+    // Only the account is read before the signature is checked: an unsigned sender learns
+    // nothing about what the body should hold.
+    let Some(account) = serde_json::from_slice::<Addressed>(&body)
+        .ok()
+        .and_then(|addressed| addressed.account)
+        .map(|account| account.id)
+    else {
         return Err(reject(VerifyError::NoMatchingSignature));
     };
     let now_secs = fathom_conversations::now_ms() / 1000;
-    verify(&headers, &body, chatwoot.webhook_secret.expose(), now_secs).map_err(reject)?;
+    let (workspace, chatwoot) =
+        workspace_for_event(&state, account, &headers, &body, now_secs).map_err(reject)?;
+    let event: ChatwootEvent = parse(&body)?;
     let Some(chatwoot_conversation) = &event.conversation else {
         return ignored("no conversation in the event");
     };
@@ -198,18 +220,14 @@ pub async fn inbound(state: AppState, headers: HeaderMap, body: Bytes) -> ApiRes
             if text.is_empty() {
                 return ignored("empty message");
             }
-            let message_id = event
-                .id
-                .as_ref()
-                .map(|id| id.to_string())
-                .unwrap_or_default();
+            let message_id = event.id.as_ref().map(|id| id.to_string());
             answer(
                 &state,
                 workspace,
                 chatwoot,
                 &event,
                 &external_id,
-                &message_id,
+                message_id.as_deref(),
                 text,
             )
             .await
@@ -258,7 +276,7 @@ async fn answer(
     chatwoot: &ChatwootConfig,
     event: &ChatwootEvent,
     external_id: &str,
-    message_id: &str,
+    message_id: Option<&str>,
     text: &str,
 ) -> ApiResult {
     let conversation = conversation_for(state, workspace, event, external_id).await?;
@@ -300,10 +318,17 @@ async fn answer(
     };
     // Chatwoot redelivers on timeouts: the message id is recorded with the reply, in one
     // transaction, so a redelivered message is answered once (and a crash answers it never
-    // half).
+    // half). Message ids are sequential per installation: the key names the account, and the
+    // store scopes it to the workspace (one installation's account). A message without an id
+    // cannot be told from another, so it is never taken for a duplicate.
     let extras = ChannelExtras {
         events: vec![reply],
-        inbound_delivery: Some((ADAPTER.to_string(), format!("message:{message_id}"))),
+        inbound_delivery: message_id.map(|id| {
+            (
+                ADAPTER.to_string(),
+                format!("account:{}:message:{id}", chatwoot.account_id),
+            )
+        }),
     };
     let recorded = record_decision(
         state,

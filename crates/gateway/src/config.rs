@@ -51,6 +51,15 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// Timeouts and the cap on open connections.
+    #[serde(default)]
+    pub connections: ConnectionLimits,
+    /// How a client's address is found (behind a reverse proxy, from its header).
+    #[serde(default)]
+    pub clients: ClientAddresses,
+    /// Bounds on the customer attributes a conversation is created with.
+    #[serde(default)]
+    pub customer_attributes: AttributeLimits,
     #[serde(default)]
     pub outbox: OutboxConfig,
     /// How long graceful shutdown waits for requests and deliveries in flight.
@@ -60,13 +69,21 @@ pub struct GatewayConfig {
     pub workspaces: BTreeMap<WorkspaceId, WorkspaceConfig>,
 }
 
+/// Rate limits. A client (one address, see [`ClientAddresses`]) is limited before its
+/// workspace, so that one client cannot use up a workspace's share.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct RateLimits {
     /// Messages a customer token may send per minute.
     pub customer_per_minute: u32,
     /// Requests (all customers, all routes) a workspace may make per second.
     pub workspace_per_second: u32,
+    /// Customer API requests one client address may make per second, sustained…
+    pub client_per_second: u32,
+    /// …and at once after a quiet spell.
+    pub client_burst: u32,
+    /// Conversations one client address may start per minute (all workspaces).
+    pub client_conversations_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -74,6 +91,80 @@ impl Default for RateLimits {
         Self {
             customer_per_minute: 30,
             workspace_per_second: 1000,
+            client_per_second: 10,
+            client_burst: 40,
+            client_conversations_per_minute: 20,
+        }
+    }
+}
+
+/// How long a connection may take over each step, and how many may be open at once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionLimits {
+    /// A client has this long to send a request's headers, counted from when the connection is
+    /// ready for that request: opened, or done with the previous response. So an idle HTTP/1.1
+    /// keep-alive connection is closed after this long too.
+    #[serde(with = "seconds")]
+    pub header_read_timeout: Duration,
+    /// A request's whole body must arrive within this long of its headers (408 otherwise).
+    #[serde(with = "seconds")]
+    pub body_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed (HTTP/2 ones included).
+    #[serde(with = "seconds")]
+    pub idle_timeout: Duration,
+    /// Connections open at once; more wait in the listen backlog until one closes. Lowered at
+    /// start-up to what the process's open-file limit leaves room for.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// Where a request's client address comes from: the TCP peer, or, behind a reverse proxy, the
+/// header the proxy sets (only when the peer is one of the trusted proxies, so that no client
+/// can pick its own address).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientAddresses {
+    /// e.g. `x-forwarded-for` (the last address not itself a trusted proxy counts),
+    /// `x-real-ip`, `cf-connecting-ip`. Unset: the TCP peer's address.
+    pub trusted_proxy_header: Option<String>,
+    /// Peers allowed to set that header: addresses or CIDR blocks, e.g. `["10.0.0.0/8",
+    /// "127.0.0.1"]`.
+    pub trusted_proxies: Vec<String>,
+}
+
+/// Bounds on `customer` in `POST /v1/conversations`: they bound what one conversation costs to
+/// store (see `docs/gateway.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttributeLimits {
+    /// Entries in `customer.extra`.
+    pub max_extra: usize,
+    /// Bytes (UTF-8) of a key of `extra`.
+    pub max_key_bytes: usize,
+    /// Bytes of a value: `name`, `plan`, `locale` or one of `extra`.
+    pub max_value_bytes: usize,
+    /// Bytes of all keys and values together.
+    pub max_total_bytes: usize,
+}
+
+impl Default for AttributeLimits {
+    fn default() -> Self {
+        Self {
+            max_extra: 32,
+            max_key_bytes: 64,
+            max_value_bytes: 512,
+            max_total_bytes: 4096,
         }
     }
 }
@@ -256,6 +347,9 @@ impl Default for GatewayConfig {
             addr: default_addr(),
             max_body_bytes: default_max_body_bytes(),
             rate_limits: RateLimits::default(),
+            connections: ConnectionLimits::default(),
+            clients: ClientAddresses::default(),
+            customer_attributes: AttributeLimits::default(),
             outbox: OutboxConfig::default(),
             shutdown_grace: default_shutdown_grace(),
             workspaces: BTreeMap::new(),
@@ -349,7 +443,49 @@ impl GatewayConfig {
         if self.outbox.concurrency == 0 {
             return Err("outbox.concurrency must be at least 1".into());
         }
+        if self.connections.max_connections == 0 {
+            return Err("connections.max_connections must be at least 1".into());
+        }
+        for (name, timeout) in [
+            ("header_read_timeout", self.connections.header_read_timeout),
+            ("body_read_timeout", self.connections.body_read_timeout),
+            ("idle_timeout", self.connections.idle_timeout),
+        ] {
+            if timeout.is_zero() {
+                return Err(format!("connections.{name} must be more than 0 seconds"));
+            }
+        }
+        self.clients.trusted_proxies()?;
+        if let Some(header) = &self.clients.trusted_proxy_header {
+            http::HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+                format!("clients.trusted_proxy_header {header:?} is not a header name")
+            })?;
+            if self.clients.trusted_proxies.is_empty() {
+                return Err(
+                    "clients.trusted_proxy_header needs clients.trusted_proxies: the peers allowed to set it".into(),
+                );
+            }
+        }
         Ok(())
+    }
+}
+
+impl ClientAddresses {
+    /// The trusted proxies, parsed: an address is a block of one.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!(
+                            "clients.trusted_proxies: {entry:?} is not an address or CIDR block"
+                        )
+                    })
+            })
+            .collect()
     }
 }
 

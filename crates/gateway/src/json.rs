@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, Request};
 use http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
+use crate::connection::BodyDeadline;
 use crate::error::ApiError;
 
 #[derive(Debug, Clone)]
@@ -41,21 +42,36 @@ where
     }
 }
 
-/// The body as bytes; 413 `payload_too_large` past the configured limit.
+/// The body as bytes; 413 `payload_too_large` past the configured limit, 408 `body_timeout`
+/// when it has not all arrived by the request's [`BodyDeadline`] (a client trickling a body
+/// would otherwise hold its connection and this task for as long as it likes).
 pub async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(request, state)
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request body is larger than this server accepts",
-                )
-            } else {
-                ApiError::bad_request("invalid_body", rejection.body_text())
-            }
-        })
+    let deadline = request.extensions().get::<BodyDeadline>().copied();
+    let reading = Bytes::from_request(request, state);
+    let read =
+        match deadline {
+            Some(BodyDeadline(deadline)) => tokio::time::timeout_at(deadline, reading)
+                .await
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "body_timeout",
+                        "the request body did not arrive in time",
+                    )
+                })?,
+            None => reading.await,
+        };
+    read.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is larger than this server accepts",
+            )
+        } else {
+            ApiError::bad_request("invalid_body", rejection.body_text())
+        }
+    })
 }
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

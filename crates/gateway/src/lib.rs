@@ -13,7 +13,9 @@
 //! outbox worker, with graceful shutdown.
 
 pub mod chatwoot;
+pub mod clients;
 pub mod config;
+pub mod connection;
 pub mod django_helpdesk;
 pub mod error;
 pub mod events;
@@ -21,6 +23,7 @@ pub mod json;
 pub mod limits;
 pub mod live;
 pub mod outbox;
+pub mod path;
 pub mod routes;
 pub mod signing;
 pub mod startup;
@@ -29,8 +32,8 @@ pub mod telemetry;
 pub mod views;
 
 pub use config::{
-    ChatwootConfig, DjangoHelpdeskConfig, GatewayConfig, OutboxConfig, RateLimits, Secret,
-    WebhookEndpoint, WorkspaceConfig,
+    AttributeLimits, ChatwootConfig, ClientAddresses, ConnectionLimits, DjangoHelpdeskConfig,
+    GatewayConfig, OutboxConfig, RateLimits, Secret, WebhookEndpoint, WorkspaceConfig,
 };
 pub use routes::router;
 pub use signing::WebhookSecret;

@@ -1,18 +1,18 @@
 //! [`Application`]: binds its own listener (port 0 in tests), serves the router over HTTP/1.1
-//! and HTTP/2, runs the outbox worker, and shuts down gracefully: stop accepting, let requests in
-//! flight finish, deliver what the outbox has due, all within the grace period.
+//! and HTTP/2 (each connection within its timeouts, see [`crate::connection`], and at most
+//! `connections.max_connections` at once), runs the outbox worker, and shuts down gracefully:
+//! stop accepting, let requests in flight finish, deliver what the outbox has due, all within
+//! the grace period.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::config::GatewayConfig;
+use crate::config::{ConnectionLimits, GatewayConfig};
 use crate::outbox::OutboxWorker;
 use crate::routes::router;
 use crate::state::{AppState, Dependencies};
@@ -65,8 +65,9 @@ impl Application {
             // Live streams (SSE) end now, so they do not hold the drain up.
             shutting_down.send_replace(true);
         };
+        let limits = self.state.config.connections.clone();
         let server = async move {
-            serve(self.listener, router(self.state), shutdown, grace).await;
+            serve(self.listener, router(self.state), limits, shutdown, grace).await;
             let _ = stop_worker.send(true);
         };
         tokio::join!(server, worker);
@@ -78,17 +79,37 @@ impl Application {
 async fn serve(
     listener: TcpListener,
     router: axum::Router,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send,
     grace: std::time::Duration,
 ) {
     let (closing, closed) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let max_connections = connection_cap(limits.max_connections);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let limits = Arc::new(limits);
+    let mut warned_full = false;
     tokio::pin!(shutdown);
     loop {
+        // A slot first: at the cap, new connections wait in the listen backlog (not in our
+        // file table) until one closes.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
+        let full = slots.available_permits() == 0;
+        if full && !warned_full {
+            tracing::warn!(
+                max_connections,
+                "connection limit reached: new connections wait"
+            );
+        }
+        warned_full = full;
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _peer)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of file descriptors and the like: wait a little, keep serving.
                         tracing::warn!(%error, "accept failed");
@@ -96,24 +117,12 @@ async fn serve(
                         continue;
                     }
                 };
-                let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(router.clone());
-                let mut closed = closed.clone();
+                let router = router.clone();
+                let limits = Arc::clone(&limits);
+                let closed = closed.clone();
                 connections.spawn(async move {
-                    let builder = auto::Builder::new(TokioExecutor::new());
-                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    tokio::pin!(connection);
-                    tokio::select! {
-                        result = connection.as_mut() => {
-                            if let Err(error) = result {
-                                tracing::debug!(%error, "connection ended with an error");
-                            }
-                        }
-                        _ = closed.changed() => {
-                            connection.as_mut().graceful_shutdown();
-                            let _ = connection.await;
-                        }
-                    }
+                    crate::connection::serve(stream, peer, router, &limits, closed).await;
+                    drop(slot);
                 });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -133,6 +142,39 @@ async fn serve(
     if drained.is_err() {
         tracing::warn!("requests still running after the grace period were cut off");
     }
+}
+
+/// Open files the process keeps for itself (the stores, the model, logs) beside connections.
+const RESERVED_FILES: u64 = 256;
+
+/// The configured connection cap, lowered to what the open-file limit leaves room for. The soft
+/// limit is raised to the hard one first (as Go and many servers do at start-up).
+fn connection_cap(configured: usize) -> usize {
+    let files = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(files) => files,
+        Err(error) => {
+            tracing::debug!(%error, "cannot read the open-file limit");
+            return configured;
+        }
+    };
+    let room = usize::try_from(files.saturating_sub(RESERVED_FILES).max(files / 2))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if room < configured {
+        tracing::warn!(
+            configured,
+            open_file_limit = files,
+            max_connections = room,
+            "connection cap lowered to fit the open-file limit (raise `ulimit -n` for more)"
+        );
+        return room;
+    }
+    tracing::info!(
+        max_connections = configured,
+        open_file_limit = files,
+        "connection cap"
+    );
+    configured
 }
 
 /// Completes on Ctrl-C or SIGTERM: the signal for a graceful shutdown.

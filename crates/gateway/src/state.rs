@@ -12,6 +12,7 @@ use fathom_ingest::sync::SyncBackends;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::{watch, Mutex, Notify};
 
+use crate::clients::ClientResolver;
 use crate::config::{GatewayConfig, WorkspaceConfig};
 use crate::limits::Limiters;
 use crate::live::LiveHub;
@@ -51,6 +52,8 @@ pub struct Inner {
     pub config: Arc<GatewayConfig>,
     pub knowledge: Option<Knowledge>,
     pub limiters: Limiters,
+    /// Finds a request's client address (for the per-client limits).
+    pub clients: ClientResolver,
     pub live: LiveHub,
     pub outbox_wake: Arc<Notify>,
     pub metrics: PrometheusHandle,
@@ -86,6 +89,7 @@ impl AppState {
             engine: dependencies.engine,
             knowledge: dependencies.knowledge,
             limiters: Limiters::new(&config.rate_limits),
+            clients: ClientResolver::new(&config.clients),
             config: Arc::new(config),
             live: LiveHub::default(),
             outbox_wake: Arc::new(Notify::new()),

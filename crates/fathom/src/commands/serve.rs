@@ -21,9 +21,9 @@ use crate::settings::Settings;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "FATHOM_ADDR", default_value = "127.0.0.1:8080")]
-    pub addr: SocketAddr,
+    /// Address to listen on [default: the config file's `addr`, else 127.0.0.1:8080].
+    #[arg(long, env = "FATHOM_ADDR")]
+    pub addr: Option<SocketAddr>,
     /// Gateway config file (TOML): workspaces with their keys, secrets and helpdesk endpoint,
     /// limits, outbox. See docs/gateway.md.
     #[arg(long, env = "FATHOM_GATEWAY_CONFIG")]
@@ -65,7 +65,10 @@ impl ServeArgs {
             Some(path) => GatewayConfig::from_toml_file(path)?,
             None => GatewayConfig::default(),
         };
-        config.addr = self.addr;
+        // The flag (or FATHOM_ADDR) over the file, the file over the default.
+        if let Some(addr) = self.addr {
+            config.addr = addr;
+        }
         if let Some(admin_key) = &self.admin_key {
             let mut workspace = WorkspaceConfig::new(admin_key.clone());
             workspace.allowed_origins = self.allowed_origin.clone();
@@ -121,6 +124,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCod
             .with_context(|| format!("opening the conversation store {}", database.display()))?,
     );
     let workspaces: Vec<String> = config.workspaces.keys().map(|w| w.to_string()).collect();
+    let addr = config.addr;
     let application = Application::build(
         config,
         Dependencies {
@@ -133,7 +137,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCod
         },
     )
     .await
-    .with_context(|| format!("listening on {}", args.addr))?;
+    .with_context(|| format!("listening on {addr}"))?;
     eprintln!(
         "fathom gateway listening on http://{} (workspaces: {}; conversations in {})",
         application.address(),

@@ -2,7 +2,7 @@
 //! conversations, read one, stats, the outbox, and a knowledge sync. A key sees its own
 //! workspace only; another workspace's conversation is a 404 like one that does not exist.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use fathom_conversations::{ConversationId, ConversationState, ListQuery, OutboxEvent};
 use fathom_core::WorkspaceId;
 use fathom_ingest::sync::{sync_folder, SyncOptions};
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{json_response, ApiError, ApiResult};
+use crate::path::PathParam;
 use crate::routes::customer::bearer;
 use crate::state::AppState;
 use crate::views::{ConversationList, ConversationView};
@@ -101,7 +102,7 @@ pub async fn list_conversations(
 pub async fn get_conversation(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> ApiResult {
     let workspace = authorize(&state, &headers)?;
     let id = ConversationId::parse(&id).ok_or_else(ApiError::conversation_not_found)?;

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use fathom_conversations::insights::{
     self, ConversationActivity, FeedbackRecord, Outcome, ResolutionPolicy, ResolutionSummary,
@@ -31,6 +31,7 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{json_response, ApiError, ApiResult};
+use crate::path::PathParam;
 use crate::routes::admin::authorize;
 use crate::state::AppState;
 use crate::views::ConversationView;
@@ -531,13 +532,14 @@ pub struct TranscriptView {
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "the conversation, its outcome, every message with the bot's decision, reason, confidence, citations and evidence ids, and its feedback", body = Object),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_query, invalid_path"),
         (status = 404, body = crate::error::ErrorBody, description = "conversation_not_found"),
     )
 )]
 pub async fn transcript(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let workspace = authorize(&state, &headers)?;
@@ -695,7 +697,7 @@ fn report_not_found() -> ApiError {
 pub async fn eval_report(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
 ) -> ApiResult {
     let workspace = authorize(&state, &headers)?;
     if !is_report_name(&name) {

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,14 +14,19 @@ use fathom_conversations::{
     Applied, Change, ConversationId, ConversationState, DecisionRecord, NewEvent, NewFeedback,
     NewMessage, StoredConversation, StoredMessage, TokenHash,
 };
-use fathom_core::{AnswerEvent, Conversation, Decision, DecisionKind, WorkspaceId};
+use fathom_core::{
+    AnswerEvent, Conversation, CustomerAttributes, Decision, DecisionKind, WorkspaceId,
+};
 use futures::Stream;
 use http::{header, HeaderMap, StatusCode};
 use tokio::sync::mpsc;
 
+use crate::clients::Client;
+use crate::config::AttributeLimits;
 use crate::error::{json_response, ApiError, ApiResult};
 use crate::events::{self, EventContext, TranscriptLine};
 use crate::json::StrictJson;
+use crate::path::PathParam;
 use crate::state::AppState;
 use crate::telemetry;
 use crate::views::{
@@ -33,16 +38,13 @@ use crate::views::{
 const MAX_MESSAGE_CHARS: usize = 8_000;
 const MAX_COMMENT_CHARS: usize = 2_000;
 
+/// The token of `Authorization: Bearer <token>`. The scheme is case-insensitive (RFC 9110
+/// §11.1): `bearer` and `BEARER` are the same.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The conversation this customer token opens.
@@ -73,13 +75,14 @@ async fn authorize(
     request_body = CreateConversationRequest,
     responses(
         (status = 201, body = CreatedConversation),
-        (status = 400, body = crate::error::ErrorBody, description = "invalid_json, invalid_request, invalid_workspace"),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_json, invalid_request, invalid_workspace, invalid_customer (attributes past their bounds)"),
         (status = 404, body = crate::error::ErrorBody, description = "workspace_not_found"),
         (status = 429, body = crate::error::ErrorBody, description = "rate_limited"),
     )
 )]
 pub async fn create_conversation(
     State(state): State<AppState>,
+    Client(client): Client,
     headers: HeaderMap,
     StrictJson(request): StrictJson<CreateConversationRequest>,
 ) -> ApiResult {
@@ -93,6 +96,8 @@ pub async fn create_conversation(
         ));
     }
     crate::routes::origin::ensure_allowed(&state, &headers, &workspace)?;
+    check_attributes(&request.customer, &state.config.customer_attributes)?;
+    state.limiters.client_conversation(client)?;
     state.limiters.workspace(&workspace)?;
     let token_bytes: [u8; 32] = rand::random();
     let token = format!("fct_{}", URL_SAFE_NO_PAD.encode(token_bytes));
@@ -111,6 +116,59 @@ pub async fn create_conversation(
     ))
 }
 
+/// Within the configured bounds, so that what one conversation costs to store is bounded too.
+fn check_attributes(customer: &CustomerAttributes, limits: &AttributeLimits) -> ApiResult<()> {
+    let invalid = |message: String| ApiError::bad_request("invalid_customer", message);
+    if customer.extra.len() > limits.max_extra {
+        return Err(invalid(format!(
+            "customer.extra has {} entries; at most {} are accepted",
+            customer.extra.len(),
+            limits.max_extra
+        )));
+    }
+    let mut total = 0;
+    for (key, value) in &customer.extra {
+        if key.is_empty() || key.len() > limits.max_key_bytes {
+            return Err(invalid(format!(
+                "customer.extra keys must hold 1 to {} bytes",
+                limits.max_key_bytes
+            )));
+        }
+        total += key.len();
+        total += check_value(&format!("customer.extra.{key}"), value, limits)?;
+    }
+    for (field, value) in [
+        ("name", &customer.name),
+        ("plan", &customer.plan),
+        ("locale", &customer.locale),
+    ] {
+        if let Some(value) = value {
+            total += check_value(&format!("customer.{field}"), value, limits)?;
+        }
+    }
+    if total > limits.max_total_bytes {
+        return Err(invalid(format!(
+            "customer attributes hold {total} bytes; at most {} are accepted",
+            limits.max_total_bytes
+        )));
+    }
+    Ok(())
+}
+
+fn check_value(field: &str, value: &str, limits: &AttributeLimits) -> ApiResult<usize> {
+    if value.len() > limits.max_value_bytes {
+        return Err(ApiError::bad_request(
+            "invalid_customer",
+            format!(
+                "{field} holds {} bytes; at most {} are accepted",
+                value.len(),
+                limits.max_value_bytes
+            ),
+        ));
+    }
+    Ok(value.len())
+}
+
 #[utoipa::path(
     get, path = "/v1/conversations/{id}", tag = "customer",
     params(("id" = String, Path, description = "conversation id")),
@@ -123,7 +181,7 @@ pub async fn create_conversation(
 )]
 pub async fn get_conversation(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     headers: HeaderMap,
 ) -> ApiResult {
     let conversation = authorize(&state, &headers, &id).await?;
@@ -157,7 +215,7 @@ fn wants_event_stream(headers: &HeaderMap) -> bool {
 )]
 pub async fn post_message(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     headers: HeaderMap,
     StrictJson(request): StrictJson<PostMessageRequest>,
 ) -> ApiResult {
@@ -474,7 +532,7 @@ fn publish_outcome(state: &AppState, applied: &Applied) -> ApiResult<MessageOutc
 )]
 pub async fn post_feedback(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     headers: HeaderMap,
     StrictJson(request): StrictJson<FeedbackRequest>,
 ) -> ApiResult {
@@ -576,7 +634,7 @@ pub async fn post_feedback(
 )]
 pub async fn conversation_events(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let conversation = authorize(&state, &headers, &id).await?;

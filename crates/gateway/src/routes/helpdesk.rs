@@ -2,7 +2,7 @@
 //! (`standard`) speaks Standard Webhooks: the request must be signed with the workspace's inbound
 //! secret within five minutes of now, and each `webhook-id` takes effect once.
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use fathom_conversations::{Change, ConversationId, ConversationState, NewMessage};
 use fathom_core::WorkspaceId;
 use http::StatusCode;
@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::error::{json_response, ApiError, ApiResult};
 use crate::json::{parse, read_body};
+use crate::path::PathParam;
 use crate::routes::customer::publish_messages;
 use crate::signing::SignedHeaders;
 use crate::state::AppState;
@@ -47,6 +48,12 @@ pub struct Agent {
     pub id: Option<String>,
 }
 
+/// The one field read before the signature is checked (others are ignored here).
+#[derive(Debug, Deserialize)]
+struct Addressed {
+    workspace: String,
+}
+
 pub const GENERIC_ADAPTER: &str = "standard";
 
 #[utoipa::path(
@@ -62,7 +69,7 @@ pub const GENERIC_ADAPTER: &str = "standard";
 )]
 pub async fn inbound_event(
     State(state): State<AppState>,
-    Path(adapter): Path<String>,
+    PathParam(adapter): PathParam,
     request: Request,
 ) -> ApiResult {
     if adapter != GENERIC_ADAPTER
@@ -94,9 +101,12 @@ pub async fn inbound_event(
         ApiError::unauthorized(error.code(), error.to_string())
     };
     let signed = SignedHeaders::from_headers(&headers).map_err(reject)?;
-    let event: InboundEvent = parse(&body)?;
     // The body names the workspace; the signature proves it (an unknown workspace cannot sign).
-    let workspace = WorkspaceId::parse(&event.workspace).ok();
+    // Only that name is read before the signature is checked: an unsigned sender learns nothing
+    // about what the body should hold.
+    let workspace = serde_json::from_slice::<Addressed>(&body)
+        .ok()
+        .and_then(|addressed| WorkspaceId::parse(&addressed.workspace).ok());
     let secret = workspace
         .as_ref()
         .and_then(|w| state.workspace(w))
@@ -109,6 +119,7 @@ pub async fn inbound_event(
     let Some(workspace) = workspace else {
         return Err(ApiError::conversation_not_found());
     };
+    let event: InboundEvent = parse(&body)?;
     let id = ConversationId::parse(&event.data.conversation_id)
         .ok_or_else(ApiError::conversation_not_found)?;
     let conversation = state

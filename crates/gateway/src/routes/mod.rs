@@ -4,12 +4,15 @@ pub mod admin;
 pub mod console;
 pub mod customer;
 pub mod helpdesk;
+pub mod openapi;
 pub mod ops;
 pub mod origin;
 pub mod widget;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use std::sync::Arc;
+
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use http::{header, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -17,7 +20,9 @@ use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::routes::openapi::CommonResponses;
 use crate::state::AppState;
+use crate::telemetry::RouteLabels;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,7 +49,7 @@ use crate::state::AppState;
         ops::metrics,
     ),
     components(schemas(crate::error::ErrorBody)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &CommonResponses),
 )]
 struct ApiDoc;
 
@@ -66,6 +71,28 @@ pub fn api_doc() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
+/// A router that remembers its route templates, so that metrics can label a request with the
+/// template it matched (`/v1/conversations/{id}`), never with the raw path.
+#[derive(Default)]
+struct Routes {
+    router: Router<AppState>,
+    templates: Vec<&'static str>,
+}
+
+impl Routes {
+    fn route(mut self, template: &'static str, handler: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(template, handler);
+        self.templates.push(template);
+        self
+    }
+
+    fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.templates.extend(other.templates);
+        self
+    }
+}
+
 /// Every route with its layers. Separate from serving so tests can drive it directly.
 pub fn router(state: AppState) -> Router {
     let origins: Vec<HeaderValue> = state
@@ -81,7 +108,7 @@ pub fn router(state: AppState) -> Router {
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .expose_headers([header::RETRY_AFTER]);
-    let customer = Router::new()
+    let mut customer = Routes::default()
         .route("/v1/conversations", post(customer::create_conversation))
         .route("/v1/conversations/{id}", get(customer::get_conversation))
         .route(
@@ -96,11 +123,18 @@ pub fn router(state: AppState) -> Router {
             "/v1/conversations/{id}/events",
             get(customer::conversation_events),
         );
-    let helpdesk = Router::new().route(
+    // Every customer call counts against its client's limit first.
+    customer.router = customer
+        .router
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::clients::limit_clients,
+        ));
+    let helpdesk = Routes::default().route(
         "/v1/helpdesk/{adapter}/events",
         post(helpdesk::inbound_event),
     );
-    let admin = Router::new()
+    let admin = Routes::default()
         .route("/v1/admin/conversations", get(admin::list_conversations))
         .route("/v1/admin/conversations/{id}", get(admin::get_conversation))
         .route("/v1/admin/stats", get(admin::stats))
@@ -117,7 +151,7 @@ pub fn router(state: AppState) -> Router {
         .route("/console", get(console::console_page))
         .route("/console/console.js", get(console::console_js))
         .route("/console/console.css", get(console::console_css));
-    let ops = Router::new()
+    let ops = Routes::default()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -125,16 +159,17 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(widget::demo_page))
         .route("/widget.js", get(widget::widget_js));
     let max_body = state.config.max_body_bytes;
-    Router::new()
-        .merge(customer)
-        .merge(helpdesk)
-        .merge(admin)
-        .merge(ops)
+    let routes = customer.merge(helpdesk).merge(admin).merge(ops);
+    let labels = Arc::new(RouteLabels::new(&routes.templates));
+    routes
+        .router
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(cors)
-        .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            crate::telemetry::track_requests(Arc::clone(&labels), request, next)
+        }))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
                 tracing::info_span!(

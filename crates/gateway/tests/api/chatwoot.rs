@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{
     now_secs, spawn_app, spawn_fake_chatwoot, Options, TestApp, ACME_ADMIN_KEY, CHATWOOT_SECRET,
-    CHATWOOT_TOKEN,
+    CHATWOOT_TOKEN, GLOBEX_ADMIN_KEY, GLOBEX_CHATWOOT_SECRET,
 };
 
 fn message_created(message_id: u64, conversation: u64, status: &str, content: &str) -> Value {
@@ -109,6 +109,46 @@ async fn a_pending_chatwoot_conversation_gets_the_bots_reply_posted_back() {
         1,
         "one Chatwoot conversation is one Fathom conversation"
     );
+}
+
+#[tokio::test]
+async fn two_installations_with_the_same_account_and_message_ids_are_both_answered() {
+    let (acme_chatwoot, globex_chatwoot) =
+        (spawn_fake_chatwoot().await, spawn_fake_chatwoot().await);
+    let app = spawn_app(Options {
+        chatwoot_url: Some(acme_chatwoot.url.clone()),
+        globex_chatwoot_url: Some(globex_chatwoot.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let message = message_created(501, 7, "pending", "How do I reset my password?");
+
+    let acme = post_signed(&app, &message, now_secs(), CHATWOOT_SECRET).await;
+    let globex = post_signed(&app, &message, now_secs(), GLOBEX_CHATWOOT_SECRET).await;
+    let acme_again = post_signed(&app, &message, now_secs(), CHATWOOT_SECRET).await;
+
+    assert_eq!(acme.status(), StatusCode::OK);
+    assert_eq!(globex.status(), StatusCode::OK);
+    let globex: Value = globex.json().await.unwrap();
+    assert_ne!(globex["status"], "duplicate", "{globex:#}");
+    assert_eq!(
+        acme_again.json::<Value>().await.unwrap()["status"],
+        "duplicate"
+    );
+    let posted = globex_chatwoot.wait_for_calls(1).await;
+    assert_eq!(
+        posted[0].path,
+        "/api/v1/accounts/1/conversations/7/messages"
+    );
+    assert_eq!(
+        posted[0].token.as_deref(),
+        Some("globex-chatwoot-bot-token")
+    );
+    assert_eq!(acme_chatwoot.wait_for_calls(1).await.len(), 1);
+    let listed = app
+        .admin_json("/v1/admin/conversations", GLOBEX_ADMIN_KEY)
+        .await;
+    assert_eq!(listed["conversations"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]

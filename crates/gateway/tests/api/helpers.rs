@@ -19,8 +19,9 @@ use fathom_core::{SparseEmbedder, VectorStore, WorkspaceId};
 use fathom_embed::Bm25Embedder;
 use fathom_gateway::signing::{SignedHeaders, WebhookSecret};
 use fathom_gateway::{
-    Application, ChatwootConfig, Dependencies, DjangoHelpdeskConfig, GatewayConfig, Knowledge,
-    OutboxConfig, RateLimits, Secret, WebhookEndpoint, WorkspaceConfig,
+    Application, ChatwootConfig, ClientAddresses, ConnectionLimits, Dependencies,
+    DjangoHelpdeskConfig, GatewayConfig, Knowledge, OutboxConfig, RateLimits, Secret,
+    WebhookEndpoint, WorkspaceConfig,
 };
 use fathom_ingest::sync::{sync_folder, SyncBackends, SyncOptions};
 use fathom_retrieve::{Retriever, RetrieverConfig};
@@ -49,6 +50,8 @@ pub const GLOBEX_ADMIN_KEY: &str = "globex-admin-key-0123456789";
 pub const CHATWOOT_ACCOUNT: u64 = 1;
 pub const CHATWOOT_TOKEN: &str = "chatwoot-bot-access-token";
 pub const CHATWOOT_SECRET: &str = "chatwoot-webhook-secret";
+/// globex's Chatwoot: another installation, whose first account has the same id as acme's.
+pub const GLOBEX_CHATWOOT_SECRET: &str = "globex-chatwoot-webhook-secret";
 pub const DJANGO_HELPDESK_QUEUE: u64 = 2;
 pub const DJANGO_HELPDESK_PASSWORD: &str = "fathom-api-password";
 pub const DJANGO_HELPDESK_TOKEN: &str = "django-helpdesk-webhook-token-0123";
@@ -104,10 +107,18 @@ pub struct Options {
     pub webhook_url: Option<String>,
     /// Base URL of a (fake) Chatwoot for acme's Agent Bot.
     pub chatwoot_url: Option<String>,
+    /// Base URL of another (fake) Chatwoot installation for globex, with the same account id.
+    pub globex_chatwoot_url: Option<String>,
     /// django-helpdesk's base URL (`…/helpdesk`): the workspace hands off to it.
     pub django_helpdesk_url: Option<String>,
     pub customer_per_minute: u32,
     pub workspace_per_second: u32,
+    /// Per client address; generous unless a test is about them.
+    pub client_per_second: u32,
+    pub client_burst: u32,
+    pub client_conversations_per_minute: u32,
+    pub connections: ConnectionLimits,
+    pub clients: ClientAddresses,
     pub outbox: OutboxConfig,
     pub max_body_bytes: usize,
 }
@@ -117,9 +128,15 @@ impl Default for Options {
         Self {
             webhook_url: None,
             chatwoot_url: None,
+            globex_chatwoot_url: None,
             django_helpdesk_url: None,
             customer_per_minute: 1000,
             workspace_per_second: 10_000,
+            client_per_second: 10_000,
+            client_burst: 10_000,
+            client_conversations_per_minute: 10_000,
+            connections: ConnectionLimits::default(),
+            clients: ClientAddresses::default(),
             outbox: fast_outbox(),
             max_body_bytes: 64 * 1024,
         }
@@ -145,6 +162,8 @@ pub struct TestApp {
     pub store: Arc<dyn ConversationStore>,
     pub outbound_secret: WebhookSecret,
     pub inbound_secret: WebhookSecret,
+    /// globex signs its inbound events with its own secret.
+    pub globex_inbound_secret: WebhookSecret,
     pub server: JoinHandle<()>,
     /// Where the SQLite file lives; kept for restarts.
     pub database: PathBuf,
@@ -225,10 +244,20 @@ impl TestApp {
         timestamp: i64,
         body: &Value,
     ) -> reqwest::Response {
+        self.inbound_signed_with(&self.inbound_secret, webhook_id, timestamp, body)
+            .await
+    }
+
+    /// Send a helpdesk event signed with `secret` (another workspace's, say).
+    pub async fn inbound_signed_with(
+        &self,
+        secret: &WebhookSecret,
+        webhook_id: &str,
+        timestamp: i64,
+        body: &Value,
+    ) -> reqwest::Response {
         let body = body.to_string();
-        let signature = self
-            .inbound_secret
-            .sign(webhook_id, timestamp, body.as_bytes());
+        let signature = secret.sign(webhook_id, timestamp, body.as_bytes());
         self.inbound_raw(webhook_id, timestamp, &signature, body)
             .await
     }
@@ -322,14 +351,29 @@ pub async fn start(
             webhook_token: Secret::new(DJANGO_HELPDESK_TOKEN),
             priority: 3,
         });
-    let globex = WorkspaceConfig::new(GLOBEX_ADMIN_KEY);
+    let globex_inbound_secret =
+        WebhookSecret::parse("whsec_Z2xvYmV4LWluYm91bmQtc2VjcmV0LWZvci10ZXN0cw==").unwrap();
+    let mut globex = WorkspaceConfig::new(GLOBEX_ADMIN_KEY);
+    globex.inbound_secret = Some(globex_inbound_secret.clone());
+    globex.chatwoot = options.globex_chatwoot_url.map(|base_url| ChatwootConfig {
+        base_url,
+        account_id: CHATWOOT_ACCOUNT,
+        api_access_token: Secret::new("globex-chatwoot-bot-token"),
+        webhook_secret: Secret::new(GLOBEX_CHATWOOT_SECRET),
+    });
     let config = GatewayConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
         max_body_bytes: options.max_body_bytes,
         rate_limits: RateLimits {
             customer_per_minute: options.customer_per_minute,
             workspace_per_second: options.workspace_per_second,
+            client_per_second: options.client_per_second,
+            client_burst: options.client_burst,
+            client_conversations_per_minute: options.client_conversations_per_minute,
         },
+        connections: options.connections,
+        clients: options.clients,
+        customer_attributes: Default::default(),
         outbox: options.outbox,
         shutdown_grace: Duration::from_secs(2),
         workspaces: BTreeMap::from([
@@ -368,6 +412,7 @@ pub async fn start(
         store,
         outbound_secret,
         inbound_secret,
+        globex_inbound_secret,
         server,
         database,
         knowledge,

@@ -163,6 +163,37 @@ async fn a_redelivered_event_takes_effect_once() {
 }
 
 #[tokio::test]
+async fn the_same_webhook_id_from_another_workspace_is_applied_not_taken_for_a_duplicate() {
+    let app = spawn_app(Options::default()).await;
+    let alpha = app.create_conversation("acme").await;
+    let beta = app.create_conversation("globex").await;
+    let mut betas_reply = agent_message(&beta.id, "Beta's agent here");
+    betas_reply["workspace"] = json!("globex");
+
+    let first = app
+        .inbound(
+            "msg_shared_X",
+            now_secs(),
+            &agent_message(&alpha.id, "Alpha's agent"),
+        )
+        .await;
+    let second = app
+        .inbound_signed_with(
+            &app.globex_inbound_secret,
+            "msg_shared_X",
+            now_secs(),
+            &betas_reply,
+        )
+        .await;
+
+    assert_eq!(first.json::<Value>().await.unwrap()["status"], "applied");
+    assert_eq!(second.status(), StatusCode::OK);
+    assert_eq!(second.json::<Value>().await.unwrap()["status"], "applied");
+    let messages = app.transcript(&beta).await["messages"].clone();
+    assert_eq!(messages[0]["text"], "Beta's agent here", "{messages:#}");
+}
+
+#[tokio::test]
 async fn returning_to_the_bot_makes_it_answer_again_and_closing_ends_the_conversation() {
     let app = spawn_app(Options::default()).await;
     let conversation = app.create_conversation("acme").await;

@@ -9,6 +9,7 @@ mod django_helpdesk;
 mod errors;
 mod handoff;
 mod helpers;
+mod hostile;
 mod inbound;
 mod isolation;
 mod ops;

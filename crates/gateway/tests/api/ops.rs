@@ -64,6 +64,84 @@ async fn health_readiness_metrics_and_openapi_are_served() {
 }
 
 #[tokio::test]
+async fn requests_to_made_up_paths_and_methods_add_no_metric_series() {
+    let app = spawn_app(Options::default()).await;
+    let metrics = || async {
+        app.client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let series = |text: &str| {
+        text.lines()
+            .filter(|line| line.starts_with("fathom_http_requests_total{"))
+            .count()
+    };
+    // Once each first, so that the labels they should share exist before counting.
+    let probe = |i: usize| {
+        let client = app.client.clone();
+        let base = app.url("");
+        async move {
+            let method = reqwest::Method::from_bytes(format!("ZZTOP{i}").as_bytes()).unwrap();
+            client
+                .request(method, format!("{base}/healthz"))
+                .send()
+                .await
+                .unwrap();
+            client
+                .get(format!("{base}/v1/conversations/anything-{i}"))
+                .send()
+                .await
+                .unwrap();
+            client
+                .get(format!("{base}/no-such-page-{i}"))
+                .send()
+                .await
+                .unwrap();
+            client
+                .post(format!("{base}/v1/helpdesk/made-up-{i}/events"))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    probe(0).await;
+    let before = metrics().await;
+
+    for chunk in (1..=300).collect::<Vec<_>>().chunks(50) {
+        futures::future::join_all(chunk.iter().map(|&i| probe(i))).await;
+    }
+
+    let after = metrics().await;
+    for made_up in ["ZZTOP", "anything-", "no-such-page-", "made-up-"] {
+        assert!(
+            !after.contains(made_up),
+            "{made_up} is a label value:\n{after}"
+        );
+    }
+    for shared in [
+        "method=\"other\"",
+        "route=\"unmatched\"",
+        "route=\"/v1/conversations/{id}\"",
+        "route=\"/v1/helpdesk/{adapter}/events\"",
+    ] {
+        assert!(after.contains(shared), "{shared} missing:\n{after}");
+    }
+    // Other tests share the process-wide recorder and may add their own (bounded) series
+    // meanwhile: 1,200 made-up requests must not add anywhere near that many.
+    assert!(
+        series(&after) < series(&before) + 20,
+        "{} series before, {} after",
+        series(&before),
+        series(&after)
+    );
+}
+
+#[tokio::test]
 async fn browsers_from_an_allowed_origin_may_call_the_customer_api_and_others_may_not() {
     let app = spawn_app(Options::default()).await;
     let preflight = |origin: &'static str| {
