@@ -1,9 +1,6 @@
 //! LLM mode: prompts from `prompts/`, the evidence quoted with ids, structured (JSON) output
 //! giving the decision, the answer and the cited chunk ids, and streaming of the answer text.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use async_trait::async_trait;
 use fathom_core::{AnswerEvent, Citation, DecisionKind, Role, SearchHit, TokenUsage, Turn};
 use serde::Deserialize;
@@ -11,6 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::guardrails::detect_injection;
 use crate::llm::{ChatMessage, JsonReply, LlmError, OpenAiChat};
+use crate::prompts::Prompts;
 
 /// What a model produced for one conversation turn.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,96 +42,6 @@ pub trait Generator: Send + Sync {
         answer: &str,
         sources: &str,
     ) -> Option<Result<(bool, TokenUsage), LlmError>>;
-}
-
-/// The prompt files. Defaults are compiled in; a deployer overrides any of them by putting a
-/// file of the same name in the prompts directory.
-#[derive(Debug, Clone)]
-pub struct Prompts {
-    pub persona: String,
-    pub guidance: String,
-    pub answer_format: String,
-    pub citations: String,
-    pub rewrite: String,
-    pub judge: String,
-}
-
-macro_rules! default_prompt {
-    ($name:literal) => {
-        ($name, include_str!(concat!("../../../prompts/", $name)))
-    };
-}
-
-const DEFAULT_PROMPTS: [(&str, &str); 6] = [
-    default_prompt!("persona.prompt.md"),
-    default_prompt!("guidance.prompt.md"),
-    default_prompt!("answer_format.prompt.md"),
-    default_prompt!("citations.prompt.md"),
-    default_prompt!("rewrite.prompt.md"),
-    default_prompt!("judge.prompt.md"),
-];
-
-impl Default for Prompts {
-    fn default() -> Self {
-        Self::from_map(
-            DEFAULT_PROMPTS
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-}
-
-impl Prompts {
-    fn from_map(mut map: BTreeMap<String, String>) -> Self {
-        let mut take = |name: &str| map.remove(name).unwrap_or_default();
-        Self {
-            persona: take("persona.prompt.md"),
-            guidance: take("guidance.prompt.md"),
-            answer_format: take("answer_format.prompt.md"),
-            citations: take("citations.prompt.md"),
-            rewrite: take("rewrite.prompt.md"),
-            judge: take("judge.prompt.md"),
-        }
-    }
-
-    /// Defaults, overridden by whichever files exist in `dir`.
-    pub fn load(dir: &Path) -> std::io::Result<Self> {
-        let mut map: BTreeMap<String, String> = DEFAULT_PROMPTS
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        for (name, _) in DEFAULT_PROMPTS {
-            let path = dir.join(name);
-            match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    map.insert(name.to_string(), text);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(std::io::Error::new(
-                        e.kind(),
-                        format!("{}: {e}", path.display()),
-                    ))
-                }
-            }
-        }
-        Ok(Self::from_map(map))
-    }
-
-    /// The system prompt for answering.
-    pub fn answer_system(&self) -> String {
-        [
-            &self.persona,
-            &self.guidance,
-            &self.answer_format,
-            &self.citations,
-        ]
-        .iter()
-        .map(|s| s.trim())
-        .collect::<Vec<_>>()
-        .join("\n\n")
-    }
 }
 
 /// How many tokens of sources an answer prompt quotes by default: with the system prompt, eight

@@ -11,6 +11,7 @@
 //! - [`support`]: output guardrails, every citation retrieved and every sentence supported;
 //! - [`engine`]: the whole, as one `decide` call or a stream of events.
 
+pub mod answerability;
 pub mod engine;
 pub mod extractive;
 pub mod generate;
@@ -18,9 +19,11 @@ pub mod guardrails;
 pub mod judge;
 pub mod lexical;
 pub mod llm;
+pub mod prompts;
 pub mod support;
 
-pub use engine::{AnswerConfig, AnswerEngine, BlockedTopic};
-pub use generate::{Generated, Generator, LlmGenerator, Prompts, DEFAULT_SOURCE_TOKENS};
+pub use engine::{AnswerConfig, AnswerEngine, BlockedTopic, Inspection, RetrievalHealth};
+pub use generate::{Generated, Generator, LlmGenerator, DEFAULT_SOURCE_TOKENS};
 pub use judge::JudgeConfig;
 pub use llm::{ChatMessage, LlmConfig, LlmError, OpenAiChat};
+pub use prompts::{PromptLibrary, Prompts, Replies, Reply};

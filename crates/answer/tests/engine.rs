@@ -7,9 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fathom_answer::{
-    AnswerConfig, AnswerEngine, Generator, LlmConfig, LlmGenerator, OpenAiChat, Prompts,
+    AnswerConfig, AnswerEngine, Generator, LlmConfig, LlmGenerator, OpenAiChat, PromptLibrary,
+    Prompts, Replies,
 };
-use fathom_core::{AnswerEvent, DecisionKind, Reason, Role};
+use fathom_core::{AnswerEvent, Awaiting, DecisionKind, Reason, Role, Turn};
+use fathom_retrieve::{Retriever, RetrieverConfig};
+use fathom_store::Unpluggable;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -30,7 +33,7 @@ const ARTICLES: &[(&str, &str)] = &[
 
 mod common;
 
-use common::{conversation, Fixture};
+use common::{conversation, conversation_of, Fixture};
 
 async fn fixture() -> Fixture {
     common::fixture(ARTICLES).await
@@ -170,26 +173,21 @@ async fn frustration_offers_a_person_once_and_yes_hands_off() {
         DecisionKind::Clarify,
         "an offer, not yet a handoff"
     );
+    assert_eq!(first.awaiting, Some(Awaiting::HumanOffer));
+    let offer = Turn::agent(first.answer.clone()).with_awaiting(first.awaiting.clone());
     let accepted = engine
-        .decide(&conversation(
+        .decide(&conversation_of(
             &fixture,
-            &[
-                (Role::Customer, "This is useless"),
-                (Role::Agent, &first.answer),
-            ],
+            vec![Turn::customer("This is useless"), offer.clone()],
             "yes please",
         ))
         .await;
     assert_eq!(accepted.decision, DecisionKind::Handoff);
     assert_eq!(accepted.reason, Reason::CustomerRequestedHuman);
     let again = engine
-        .decide(&conversation(
+        .decide(&conversation_of(
             &fixture,
-            &[
-                (Role::Customer, "useless"),
-                (Role::Agent, &first.answer),
-                (Role::Customer, "no"),
-            ],
+            vec![Turn::customer("useless"), offer, Turn::customer("no")],
             "still useless, how do I reset my password?",
         ))
         .await;
@@ -198,6 +196,72 @@ async fn frustration_offers_a_person_once_and_yes_hands_off() {
         Reason::CustomerFrustrated,
         "the offer is made once"
     );
+}
+
+#[tokio::test]
+async fn yes_accepts_a_reworded_offer_and_the_offers_words_alone_are_not_an_offer() {
+    let fixture = fixture().await;
+    // A deployer rewords the offer.
+    let prompts = tempfile::TempDir::new().unwrap();
+    std::fs::create_dir_all(prompts.path().join("replies")).unwrap();
+    std::fs::write(
+        prompts.path().join("replies/offer_human.md"),
+        "Shall I bring in someone from the team?",
+    )
+    .unwrap();
+    let engine = extractive(&fixture)
+        .with_replies(Replies::new(PromptLibrary::load(prompts.path()).unwrap()));
+    let offer = engine
+        .decide(&conversation(&fixture, &[], "This is useless!"))
+        .await;
+    assert_eq!(offer.answer, "Shall I bring in someone from the team?");
+
+    let stored_offer = Turn::agent(offer.answer.clone()).with_awaiting(offer.awaiting.clone());
+    let accepted = engine
+        .decide(&conversation_of(
+            &fixture,
+            vec![Turn::customer("This is useless!"), stored_offer],
+            "Yes please.",
+        ))
+        .await;
+    assert_eq!(accepted.reason, Reason::CustomerRequestedHuman);
+
+    // The same words without the typed state (e.g. typed by a person) are not an offer.
+    let plain = Turn::agent(offer.answer.clone());
+    let not_an_offer = engine
+        .decide(&conversation_of(
+            &fixture,
+            vec![Turn::customer("This is useless!"), plain],
+            "yes please",
+        ))
+        .await;
+    assert_ne!(not_an_offer.reason, Reason::CustomerRequestedHuman);
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_be_reached_is_retrieval_unavailable_not_no_content_until_it_is_back() {
+    let fixture = fixture().await;
+    let store = Arc::new(Unpluggable::new(fixture.store.clone()));
+    store.unplug();
+    let retriever = Retriever::new(
+        store.clone(),
+        None,
+        fixture.sparse.clone(),
+        RetrieverConfig::default(),
+    );
+    let engine = AnswerEngine::new(retriever, AnswerConfig::default(), None);
+    let question = "How do I reset my password?";
+
+    let down = engine.decide(&conversation(&fixture, &[], question)).await;
+    assert_eq!(down.decision, DecisionKind::Handoff);
+    assert_eq!(down.reason, Reason::RetrievalUnavailable);
+    assert!(down.summary.is_some(), "the person taking over is told why");
+    assert!(engine.check_retrieval().await.is_err(), "not ready while down");
+
+    store.plug_in();
+    assert!(engine.check_retrieval().await.is_ok(), "ready once the store answers");
+    let back = engine.decide(&conversation(&fixture, &[], question)).await;
+    assert_eq!(back.decision, DecisionKind::Answer, "{back:#?}");
 }
 
 #[tokio::test]

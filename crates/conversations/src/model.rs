@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use fathom_core::{
-    ChunkId, Citation, Conversation, CustomerAttributes, DecisionKind, Reason, Role, Turn,
-    WorkspaceId,
+    Awaiting, ChunkId, Citation, Conversation, CustomerAttributes, DecisionKind, Reason, Role,
+    Turn, WorkspaceId,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -132,6 +132,26 @@ pub struct DecisionRecord {
     pub evidence_ids: Vec<ChunkId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// What the reply left open for the customer's next message (kept in the decision's JSON,
+    /// so no column changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<Awaiting>,
+}
+
+impl DecisionRecord {
+    /// What the reply left open. Replies stored before `awaiting` was recorded are read by their
+    /// decision: an offer of a person was a `clarify` for frustration or a repeated question.
+    pub fn awaiting(&self) -> Option<Awaiting> {
+        if self.awaiting.is_some() {
+            return self.awaiting.clone();
+        }
+        let offered_human = self.kind == DecisionKind::Clarify
+            && matches!(
+                self.reason,
+                Reason::CustomerFrustrated | Reason::RepeatedQuestion
+            );
+        offered_human.then_some(Awaiting::HumanOffer)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -169,6 +189,7 @@ impl StoredConversation {
                         _ => Role::Agent,
                     },
                     text: m.text.chars().take(max_turn_chars).collect(),
+                    awaiting: m.decision.as_ref().and_then(DecisionRecord::awaiting),
                 })
                 .collect(),
             message: text.to_string(),

@@ -46,6 +46,7 @@ fn handoff_decision() -> DecisionRecord {
         citations: vec![],
         evidence_ids: vec![],
         summary: Some("wants a person".into()),
+        awaiting: None,
     }
 }
 

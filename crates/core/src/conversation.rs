@@ -18,6 +18,45 @@ pub enum Role {
 pub struct Turn {
     pub role: Role,
     pub text: String,
+    /// For a bot turn: what it left open for the customer's next message. The next turn reads
+    /// this, never the turn's wording (which a deployer may reword or translate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<Awaiting>,
+}
+
+impl Turn {
+    pub fn customer(text: impl Into<String>) -> Self {
+        Self {
+            role: Role::Customer,
+            text: text.into(),
+            awaiting: None,
+        }
+    }
+
+    /// A turn of the bot or of a human agent.
+    pub fn agent(text: impl Into<String>) -> Self {
+        Self {
+            role: Role::Agent,
+            text: text.into(),
+            awaiting: None,
+        }
+    }
+
+    pub fn with_awaiting(mut self, awaiting: Option<Awaiting>) -> Self {
+        self.awaiting = awaiting;
+        self
+    }
+}
+
+/// What a bot reply asked of the customer, so that the next message can be read as its answer:
+/// typed state kept with the stored message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Awaiting {
+    /// The bot offered to connect the customer with a person ("yes please" accepts).
+    HumanOffer,
+    /// The bot asked which of these the customer meant (article titles or sections).
+    Clarification { options: Vec<String> },
 }
 
 /// What the business knows about the customer.
@@ -69,6 +108,9 @@ pub enum Reason {
     GuardrailInputTooLong,
     UnsupportedAnswer,
     LlmUnavailable,
+    /// The knowledge could not be searched (index unreadable, vector store unreachable): not the
+    /// same as finding nothing relevant.
+    RetrievalUnavailable,
 }
 
 impl Reason {
@@ -86,6 +128,7 @@ impl Reason {
             Self::GuardrailInputTooLong => "guardrail_input_too_long",
             Self::UnsupportedAnswer => "unsupported_answer",
             Self::LlmUnavailable => "llm_unavailable",
+            Self::RetrievalUnavailable => "retrieval_unavailable",
         }
     }
 }
@@ -135,6 +178,10 @@ pub struct Decision {
     /// For the human agent on handoff: what the customer wants, in one or two lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// What the reply left open for the customer's next message (an offer of a person, a
+    /// clarifying question); stored with the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<Awaiting>,
     /// The standalone query that was searched.
     #[serde(default)]
     pub query: String,

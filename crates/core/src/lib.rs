@@ -14,7 +14,7 @@ mod search;
 pub use article::{Article, ArticleFormat};
 pub use chunk::{Chunk, ChunkId};
 pub use conversation::{
-    AnswerEvent, Conversation, CustomerAttributes, Decision, DecisionKind, Evidence, Reason, Role,
+    AnswerEvent, Awaiting, Conversation, CustomerAttributes, Decision, DecisionKind, Evidence, Reason, Role,
     TokenUsage, Turn,
 };
 pub use embed::{EmbedError, Embedder, SparseEmbedder, SparseVector};

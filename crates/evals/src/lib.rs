@@ -6,6 +6,7 @@
 
 pub mod compare;
 pub mod decisions;
+pub mod fit;
 pub mod html;
 pub mod overlap;
 pub mod replay;

@@ -348,7 +348,7 @@ mod tests {
         ConversationId, ConversationState, FeedbackRecord, StoredConversation,
     };
     use fathom_core::{ArticleId, CustomerAttributes, WorkspaceId};
-    use fathom_core::{Role, Turn};
+    use fathom_core::Turn;
 
     fn citation(article: &str) -> Citation {
         Citation {
@@ -367,6 +367,7 @@ mod tests {
             citations: articles.iter().map(|a| citation(a)).collect(),
             evidence_ids: vec![],
             summary: None,
+            awaiting: None,
         }
     }
 
@@ -459,14 +460,8 @@ mod tests {
         assert_eq!(
             cases[1].input.history,
             vec![
-                Turn {
-                    role: Role::Customer,
-                    text: "how do I reset my password?".into()
-                },
-                Turn {
-                    role: Role::Agent,
-                    text: "reply".into()
-                },
+                Turn::customer("how do I reset my password?"),
+                Turn::agent("reply"),
             ]
         );
         assert_eq!((cases[1].message_seq, cases[1].reply_seq), (3, 4));
@@ -494,10 +489,7 @@ mod tests {
 
         assert_eq!(
             cases[1].input.history,
-            vec![Turn {
-                role: Role::Agent,
-                text: "rep".into()
-            }]
+            vec![Turn::agent("rep")]
         );
     }
 

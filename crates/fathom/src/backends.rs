@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use async_trait::async_trait;
 use fathom_answer::{
-    AnswerConfig, AnswerEngine, Generator, LlmConfig, LlmGenerator, OpenAiChat, Prompts,
+    AnswerConfig, AnswerEngine, Generator, LlmConfig, LlmGenerator, OpenAiChat, PromptLibrary,
+    Prompts, Replies,
 };
 use fathom_core::{EmbedError, Embedder, SparseEmbedder, VectorStore, WorkspaceId};
 use fathom_embed::{Bm25Embedder, MiniLmConfig, MiniLmEmbedder, OpenAiConfig, OpenAiEmbedder};
@@ -86,6 +87,10 @@ impl Backends {
             );
             config.judge.min_confidence = min;
         }
+        // The bot's sentences and the model's prompts: built in, overridden by the deployer's files.
+        let library = PromptLibrary::load(&settings.prompts_dir).with_context(|| {
+            format!("loading prompts from {}", settings.prompts_dir.display())
+        })?;
         let generator = match &settings.llm_base_url {
             None => None,
             Some(base_url) => {
@@ -95,16 +100,14 @@ impl Backends {
                 llm.json_mode = settings.llm_json_mode;
                 llm.json_schema = settings.llm_json_schema;
                 let chat = OpenAiChat::new(llm)?;
-                let prompts = Prompts::load(&settings.prompts_dir).with_context(|| {
-                    format!("loading prompts from {}", settings.prompts_dir.display())
-                })?;
+                let prompts = Prompts::from_library(&library, None);
                 Some(Arc::new(
                     LlmGenerator::new(chat, prompts, settings.llm_judge)
                         .with_source_tokens(settings.llm_source_tokens),
                 ) as Arc<dyn Generator>)
             }
         };
-        Ok(AnswerEngine::new(self.retriever(), config, generator))
+        Ok(AnswerEngine::new(self.retriever(), config, generator).with_replies(Replies::new(library)))
     }
 
     pub fn retriever(&self) -> Retriever {

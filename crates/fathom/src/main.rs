@@ -38,6 +38,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Serve the customer chat API, helpdesk handoff and admin API over HTTP.
     Serve(commands::serve::ServeArgs),
+    /// Fit the answerability models on eval sets, leave-one-set-out (dump signals, then fit).
+    Answerability(commands::answerability::AnswerabilityArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,6 +65,9 @@ fn main() -> std::process::ExitCode {
             Command::EvalRetrieval(args) => commands::eval::run(&cli.settings, args).await,
             Command::Bench(args) => commands::bench::run(&cli.settings, args).await,
             Command::Serve(args) => commands::serve::run(&cli.settings, args).await,
+            Command::Answerability(args) => {
+                commands::answerability::run(&cli.settings, args).await
+            }
         }
     });
     match result {

@@ -87,6 +87,12 @@ impl Retriever {
         }
     }
 
+    /// One cheap call to the vector store for `workspace` (a count): does it answer?
+    pub async fn probe(&self, workspace: &WorkspaceId) -> Result<(), RetrieveError> {
+        self.store.count(workspace).await?;
+        Ok(())
+    }
+
     #[tracing::instrument(skip_all, fields(workspace = %request.workspace, mode = ?request.mode, limit = request.limit))]
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResults, RetrieveError> {
         let question = request.question.trim();

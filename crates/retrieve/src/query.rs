@@ -113,6 +113,7 @@ mod tests {
         Turn {
             role,
             text: text.into(),
+            awaiting: None,
         }
     }
 

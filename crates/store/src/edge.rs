@@ -256,9 +256,20 @@ fn to_point(indexed: IndexedChunk) -> Result<PointStruct, StoreError> {
     ))
 }
 
+/// The hit a stored point holds; `None` (logged, so a broken index is seen) when its payload is
+/// missing or is not a chunk this version can read.
 fn to_hit(point: ScoredPoint, dense_query: Option<&[f32]>) -> Option<SearchHit> {
-    let payload = point.payload?;
-    let chunk: Chunk = serde_json::from_value(serde_json::Value::Object(payload.0)).ok()?;
+    let Some(payload) = point.payload else {
+        tracing::warn!(point = ?point.id, "stored point has no payload; skipped");
+        return None;
+    };
+    let chunk: Chunk = match serde_json::from_value(serde_json::Value::Object(payload.0)) {
+        Ok(chunk) => chunk,
+        Err(error) => {
+            tracing::warn!(point = ?point.id, %error, "stored point is not a readable chunk; skipped");
+            return None;
+        }
+    };
     // Hybrid scores are rank-based (RRF); the cosine to the query tells how close the chunk
     // really is, which is what answerability is judged on.
     let dense_score = match (dense_query, &point.vector) {

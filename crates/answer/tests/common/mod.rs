@@ -14,6 +14,8 @@ use tempfile::TempDir;
 
 pub struct Fixture {
     pub retriever: Retriever,
+    pub store: Arc<dyn VectorStore>,
+    pub sparse: Arc<dyn SparseEmbedder>,
     pub workspace: WorkspaceId,
     /// Declared last so it is dropped last: the store flushes into it when dropped.
     _dir: TempDir,
@@ -47,24 +49,34 @@ pub async fn fixture(articles: &[(&str, &str)]) -> Fixture {
         .await
         .unwrap();
     assert!(report.failed.is_empty(), "{report:?}");
-    let retriever = Retriever::new(store, None, sparse, RetrieverConfig::default());
+    let retriever = Retriever::new(store.clone(), None, sparse.clone(), RetrieverConfig::default());
     Fixture {
         _dir: dir,
         retriever,
+        store,
+        sparse,
         workspace,
     }
 }
 
 pub fn conversation(fixture: &Fixture, history: &[(Role, &str)], message: &str) -> Conversation {
+    let history = history
+        .iter()
+        .map(|(role, text)| Turn {
+            role: *role,
+            text: text.to_string(),
+            awaiting: None,
+        })
+        .collect();
+    conversation_of(fixture, history, message)
+}
+
+#[allow(dead_code)] // not every test binary uses it
+/// A conversation with whole turns (e.g. a bot turn with what it awaits).
+pub fn conversation_of(fixture: &Fixture, history: Vec<Turn>, message: &str) -> Conversation {
     Conversation {
         workspace: fixture.workspace.clone(),
-        history: history
-            .iter()
-            .map(|(role, text)| Turn {
-                role: *role,
-                text: text.to_string(),
-            })
-            .collect(),
+        history,
         message: message.into(),
         customer: CustomerAttributes::default(),
     }

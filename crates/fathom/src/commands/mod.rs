@@ -1,3 +1,4 @@
+pub mod answerability;
 pub mod ask;
 pub mod bench;
 pub mod eval;

@@ -809,6 +809,7 @@ mod tests {
                 citations: vec![],
                 evidence_ids: vec![],
                 summary: None,
+                awaiting: None,
             }),
             created_at_ms: seq,
         }

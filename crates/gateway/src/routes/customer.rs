@@ -362,6 +362,7 @@ fn decision_record(decision: &Decision) -> DecisionRecord {
         citations: decision.citations.clone(),
         evidence_ids: decision.evidence.iter().map(|e| e.chunk_id).collect(),
         summary: decision.summary.clone(),
+        awaiting: decision.awaiting.clone(),
     }
 }
 

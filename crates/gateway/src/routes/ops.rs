@@ -13,26 +13,33 @@ pub async fn healthz() -> Response {
     json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))
 }
 
-/// The process can serve: the conversation store answers.
+/// The process can serve: the conversation store answers, and so does retrieval (checked again
+/// while the last search failed).
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses(
     (status = 200, description = "ready"),
     (status = 503, body = crate::error::ErrorBody, description = "not_ready"),
 ))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult {
-    match state.store.ping().await {
-        Ok(()) => Ok(json_response(
-            StatusCode::OK,
-            &serde_json::json!({"status": "ready"}),
-        )),
-        Err(error) => {
-            tracing::warn!(%error, "not ready: conversation store unavailable");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_ready",
-                "the conversation store is unavailable",
-            ))
-        }
+    if let Err(error) = state.store.ping().await {
+        tracing::warn!(%error, "not ready: conversation store unavailable");
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the conversation store is unavailable",
+        ));
     }
+    if let Err(error) = state.engine.check_retrieval().await {
+        tracing::warn!(%error, "not ready: retrieval unavailable");
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the knowledge index cannot be searched",
+        ));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({"status": "ready"}),
+    ))
 }
 
 /// Prometheus text format.

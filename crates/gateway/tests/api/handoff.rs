@@ -11,6 +11,22 @@ use crate::helpers::{
 };
 
 #[tokio::test]
+async fn yes_after_the_bots_offer_of_a_person_hands_off_because_the_offer_is_kept_with_the_message() {
+    let app = spawn_app(Options::default()).await;
+    let conversation = app.create_conversation("acme").await;
+
+    let offer = app
+        .send_json(&conversation, "This is useless, you're not helping at all!")
+        .await;
+    assert_eq!(offer["reply"]["decision"], "clarify");
+    assert_eq!(offer["reply"]["reason"], "customer_frustrated");
+    let accepted = app.send_json(&conversation, "yes please").await;
+
+    assert_eq!(accepted["reply"]["reason"], "customer_requested_human");
+    assert_eq!(accepted["state"], "handed_off");
+}
+
+#[tokio::test]
 async fn asking_for_a_person_hands_off_and_the_helpdesk_gets_a_signed_webhook_with_the_transcript()
 {
     let receiver = spawn_receiver(&outbound_secret(), vec![]).await;

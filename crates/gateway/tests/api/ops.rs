@@ -1,11 +1,16 @@
 //! Health, readiness, metrics, the OpenAPI document, CORS and graceful shutdown.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use fathom_answer::{AnswerConfig, AnswerEngine};
+use fathom_retrieve::{Retriever, RetrieverConfig};
+use fathom_store::Unpluggable;
 use reqwest::StatusCode;
 use serde_json::Value;
+use tempfile::TempDir;
 
-use crate::helpers::{spawn_app, Options};
+use crate::helpers::{knowledge, spawn_app, start, Fixture, Options};
 
 #[tokio::test]
 async fn health_readiness_metrics_and_openapi_are_served() {
@@ -280,4 +285,39 @@ async fn graceful_shutdown_lets_the_request_in_flight_finish() {
             .is_err(),
         "nothing listens any more"
     );
+}
+
+#[tokio::test]
+async fn a_knowledge_index_that_cannot_be_searched_fails_readiness_until_it_answers_again() {
+    let dir = Arc::new(TempDir::new().unwrap());
+    let real = knowledge(&dir).await;
+    let store = Arc::new(Unpluggable::new(Arc::clone(&real.sync.store)));
+    let retriever = Retriever::new(
+        store.clone(),
+        None,
+        Arc::clone(&real.sync.sparse),
+        RetrieverConfig::default(),
+    );
+    let fixture = Fixture {
+        engine: Arc::new(AnswerEngine::new(retriever, AnswerConfig::default(), None)),
+        sync: real.sync.clone(),
+        articles_dir: real.articles_dir.clone(),
+    };
+    let database = dir.path().join("conversations.sqlite");
+    let app = start(Options::default(), Arc::new(fixture), dir, database).await;
+    let conversation = app.create_conversation("acme").await;
+    let ready = || async { app.client.get(app.url("/readyz")).send().await.unwrap() };
+
+    store.unplug();
+    let outcome = app
+        .send_json(&conversation, "How do I reset my password?")
+        .await;
+    assert_eq!(outcome["reply"]["reason"], "retrieval_unavailable");
+    let response = ready().await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "not_ready");
+
+    store.plug_in();
+    assert_eq!(ready().await.status(), StatusCode::OK);
 }

@@ -1,0 +1,177 @@
+//! Fitted models and their file: logistic regressions over named features, each with the data
+//! and the command that produced it.
+//!
+//! A file holds several named models (e.g. `dense`: every feature; `lexical`: none of the dense
+//! model's, for languages it does not read). Each has a rerank (which retrieved chunk to answer
+//! from) and an answer model (should we answer from it?), and the threshold the fit chose.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// One feature's term in a logistic model: `weight × (value − mean) / scale`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Term {
+    pub feature: String,
+    pub mean: f32,
+    pub scale: f32,
+    pub weight: f32,
+}
+
+/// `P(yes) = σ(bias + Σ terms)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Logistic {
+    pub bias: f32,
+    pub terms: Vec<Term>,
+}
+
+impl Logistic {
+    /// The log-odds for the features `get` returns.
+    pub fn logit(&self, get: impl Fn(&str) -> f32) -> f32 {
+        self.bias
+            + self
+                .terms
+                .iter()
+                .map(|t| t.weight * (get(&t.feature) - t.mean) / t.scale)
+                .sum::<f32>()
+    }
+
+    pub fn probability(&self, get: impl Fn(&str) -> f32) -> f32 {
+        sigmoid(self.logit(get))
+    }
+
+    pub fn features(&self) -> impl Iterator<Item = &str> {
+        self.terms.iter().map(|t| t.feature.as_str())
+    }
+}
+
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// A rerank, an answer model and its threshold, fitted together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerModel {
+    /// Over [`super::Candidate`] features: is this chunk from an article that answers?
+    pub rerank: Logistic,
+    /// Over [`super::CaseFeatures`]: is the reranked first chunk's article one that answers?
+    pub answer: Logistic,
+    /// Answer at or above this probability: the fit's choice (the highest resolution with
+    /// false resolution ≤ the target on the training sets' handoff cases).
+    pub threshold: f32,
+}
+
+/// Where a fit came from: enough to reproduce it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The eval sets (and their case counts) the fit saw.
+    pub data: Vec<String>,
+    pub date: String,
+    pub command: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The weights file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub version: u32,
+    pub provenance: Provenance,
+    pub models: BTreeMap<String, AnswerModel>,
+}
+
+/// The models shipped with Fathom (see `models/answerability.json` and its provenance).
+const BUILTIN: &str = include_str!("../../models/answerability.json");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("reading the answerability model {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the answerability model {path} is not a model file: {source}")]
+    Parse {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the answerability model {path} has no `{name}` model")]
+    Missing { path: String, name: String },
+}
+
+impl ModelFile {
+    pub const VERSION: u32 = 1;
+    /// The model for hybrid retrieval (dense cosine available).
+    pub const DENSE: &'static str = "dense";
+    /// The model without dense features (BM25 only, or a language the dense model cannot read).
+    pub const LEXICAL: &'static str = "lexical";
+
+    pub fn builtin() -> Self {
+        serde_json::from_str(BUILTIN).expect("the built-in answerability model parses")
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let file: Self = serde_json::from_str(&text).map_err(|source| ModelError::Parse {
+            path: path.display().to_string(),
+            source,
+        })?;
+        for name in [Self::DENSE, Self::LEXICAL] {
+            if !file.models.contains_key(name) {
+                return Err(ModelError::Missing {
+                    path: path.display().to_string(),
+                    name: name.into(),
+                });
+            }
+        }
+        Ok(file)
+    }
+
+    /// The model called `name`, else the lexical one (every file has both).
+    pub fn model(&self, name: &str) -> &AnswerModel {
+        self.models
+            .get(name)
+            .or_else(|| self.models.get(Self::LEXICAL))
+            .or_else(|| self.models.values().next())
+            .expect("a model file holds at least one model")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_file_has_a_dense_and_a_lexical_model_and_the_lexical_reads_no_dense_feature() {
+        let file = ModelFile::builtin();
+        assert_eq!(file.version, ModelFile::VERSION);
+        assert!(!file.provenance.command.is_empty());
+        let lexical = file.model(ModelFile::LEXICAL);
+        for feature in lexical.rerank.features().chain(lexical.answer.features()) {
+            assert!(!super::super::is_dense_feature(feature), "{feature}");
+        }
+        assert!(file.models.contains_key(ModelFile::DENSE));
+    }
+
+    #[test]
+    fn probability_follows_the_weights() {
+        let model = Logistic {
+            bias: 0.0,
+            terms: vec![Term {
+                feature: "x".into(),
+                mean: 1.0,
+                scale: 2.0,
+                weight: 1.0,
+            }],
+        };
+        assert_eq!(model.probability(|_| 1.0), 0.5);
+        assert!(model.probability(|_| 3.0) > 0.7);
+        assert!(model.probability(|_| -1.0) < 0.3);
+    }
+}

@@ -1,0 +1,652 @@
+//! The pipeline, one small step at a time; any step may end the turn with a reply:
+//!
+//! 1. [`read_input`](AnswerEngine::read_input): size limits, then PII redaction;
+//! 2. [`route_intent`](AnswerEngine::route_intent): a person asked for (or an offer accepted),
+//!    prompt injection, a blocked topic, frustration or a repeated question;
+//! 3. [`understand`](AnswerEngine::understand): the standalone query;
+//! 4. [`retrieve`](AnswerEngine::retrieve): hybrid search (a broken index ends the turn as
+//!    `retrieval_unavailable`, never as "nothing relevant");
+//! 5. [`weigh`](AnswerEngine::weigh): the judge's rerank and confidence; below the threshold,
+//!    a clarifying question or a handoff;
+//! 6. [`reply`](AnswerEngine::reply): the LLM's or the extractive answer, then the output
+//!    guardrails (citations retrieved, every sentence supported).
+//!
+//! The bot's own sentences come from [`Replies`] (files in `prompts/replies/`), in the message's
+//! locale.
+
+mod clarify;
+mod config;
+mod health;
+mod outcome;
+
+use std::sync::Arc;
+
+use fathom_core::{
+    AnswerEvent, Awaiting, Citation, Conversation, Decision, DecisionKind, Evidence, Reason, Role,
+    SearchHit, Turn,
+};
+use fathom_retrieve::{standalone_query, RetrieveError, Retriever, SearchRequest};
+use tokio::sync::mpsc;
+
+pub use config::{AnswerConfig, BlockedTopic};
+pub use health::RetrievalHealth;
+
+use crate::answerability::{features, Asked, Candidate};
+use crate::extractive;
+use crate::generate::{Generated, Generator};
+use crate::guardrails::{self, PiiEntity};
+use crate::judge::{judge, Judgement};
+use crate::prompts::{Replies, Reply};
+use crate::support::{unknown_citations, unsupported_sentences};
+use outcome::{finish, Draft, Step, Trace};
+
+pub struct AnswerEngine {
+    retriever: Retriever,
+    config: AnswerConfig,
+    generator: Option<Arc<dyn Generator>>,
+    replies: Replies,
+    health: Arc<RetrievalHealth>,
+}
+
+impl std::fmt::Debug for AnswerEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnswerEngine")
+            .field("config", &self.config)
+            .field("llm", &self.generator.is_some())
+            .finish()
+    }
+}
+
+/// The customer's turn after the input guardrails: PII replaced by placeholders, ready for
+/// retrieval and models.
+struct Input<'a> {
+    conversation: &'a Conversation,
+    history: Vec<Turn>,
+    message: String,
+    /// The customer's values behind the placeholders, restored into a model's reply.
+    entities: Vec<PiiEntity>,
+}
+
+impl Input<'_> {
+    fn locale(&self) -> Option<&str> {
+        self.conversation.customer.locale.as_deref()
+    }
+
+    fn earlier_customer(&self) -> Vec<&str> {
+        self.history
+            .iter()
+            .filter(|t| t.role == Role::Customer)
+            .map(|t| t.text.as_str())
+            .collect()
+    }
+
+    /// What the bot's previous reply left open.
+    fn awaiting(&self) -> Option<&Awaiting> {
+        self.history
+            .last()
+            .filter(|t| t.role == Role::Agent)
+            .and_then(|t| t.awaiting.as_ref())
+    }
+
+    fn offered_human_before(&self) -> bool {
+        self.history
+            .iter()
+            .any(|t| t.role == Role::Agent && t.awaiting == Some(Awaiting::HumanOffer))
+    }
+
+    /// One or two lines for the human agent.
+    fn summary(&self, reason: Reason) -> String {
+        let clip = |s: &str| -> String {
+            let s: String = s.chars().take(200).collect();
+            s.replace('\n', " ")
+        };
+        match self.earlier_customer().last() {
+            Some(previous) => format!(
+                "Customer asks: \"{}\" (earlier: \"{}\"). Handed over: {reason}.",
+                clip(&self.message),
+                clip(previous)
+            ),
+            None => format!(
+                "Customer asks: \"{}\". Handed over: {reason}.",
+                clip(&self.message)
+            ),
+        }
+    }
+
+    /// A handoff, with the summary for the person who takes over.
+    fn hand_off(&self, reason: Reason, text: String) -> Draft {
+        Draft::new(DecisionKind::Handoff, reason, text).with_summary(self.summary(reason))
+    }
+}
+
+/// The judge's signals for one turn (see [`AnswerEngine::inspect`]).
+#[derive(Debug, Clone, Default)]
+pub struct Inspection {
+    pub stopped: Option<Reason>,
+    pub query: String,
+    pub asked: Option<Asked>,
+    /// The first retrieved chunks' signals, in retrieval order.
+    pub candidates: Vec<Candidate>,
+    /// Each candidate's article id.
+    pub articles: Vec<String>,
+}
+
+/// What retrieval found, in the judge's order (best first), and how sure the judge is.
+struct Found {
+    query: String,
+    hits: Vec<SearchHit>,
+    judgement: Judgement,
+}
+
+impl Found {
+    fn evidence(&self) -> Vec<Evidence> {
+        to_evidence(&self.hits)
+    }
+
+    /// A draft carrying what was searched and found.
+    fn draft(&self, draft: Draft) -> Draft {
+        Draft {
+            query: self.query.clone(),
+            confidence: self.judgement.confidence,
+            evidence: self.evidence(),
+            ..draft
+        }
+    }
+}
+
+impl AnswerEngine {
+    pub fn new(
+        retriever: Retriever,
+        config: AnswerConfig,
+        generator: Option<Arc<dyn Generator>>,
+    ) -> Self {
+        Self {
+            retriever,
+            config,
+            generator,
+            replies: Replies::default(),
+            health: Arc::new(RetrievalHealth::default()),
+        }
+    }
+
+    /// The same engine speaking these sentences (e.g. loaded from the deployer's prompts folder).
+    pub fn with_replies(mut self, replies: Replies) -> Self {
+        self.replies = replies;
+        self
+    }
+
+    pub fn config(&self) -> &AnswerConfig {
+        &self.config
+    }
+
+    /// Whether retrieval works, for readiness checks.
+    pub fn retrieval_health(&self) -> Arc<RetrievalHealth> {
+        Arc::clone(&self.health)
+    }
+
+    /// Check retrieval now if it last failed: `Err` with the error while it still fails.
+    pub async fn check_retrieval(&self) -> Result<(), String> {
+        self.health.check(&self.retriever).await
+    }
+
+    /// The same engine with these workspaces' thresholds (e.g. from the gateway's config file).
+    pub fn with_workspace_min_confidence(
+        mut self,
+        thresholds: impl IntoIterator<Item = (fathom_core::WorkspaceId, f32)>,
+    ) -> Self {
+        self.config.workspace_min_confidence.extend(thresholds);
+        self
+    }
+
+    /// Decide what to do with the conversation's latest message. Never fails: internal errors
+    /// become a handoff with a reason, so the customer never sees an error.
+    pub async fn decide(&self, conversation: &Conversation) -> Decision {
+        self.run(conversation, None).await
+    }
+
+    /// The streaming form: step and token events, then the decision as the last event.
+    /// Tokens are provisional: if an output guardrail rejects the streamed answer, the final
+    /// decision's `answer` replaces it.
+    pub fn decide_streaming(
+        self: &Arc<Self>,
+        conversation: Conversation,
+    ) -> mpsc::Receiver<AnswerEvent> {
+        let (sender, receiver) = mpsc::channel(64);
+        let engine = Arc::clone(self);
+        tokio::spawn(async move {
+            let decision = engine.run(&conversation, Some(&sender)).await;
+            let _ = sender
+                .send(AnswerEvent::Decision {
+                    decision: Box::new(decision),
+                })
+                .await;
+        });
+        receiver
+    }
+
+    /// The judge's signals for the latest message, without deciding: what `fathom answerability
+    /// dump` records to fit the models on. `stopped` is set when a guardrail would end the turn
+    /// before retrieval (or retrieval failed).
+    pub async fn inspect(&self, conversation: &Conversation) -> Inspection {
+        let mut trace = Trace::new(None);
+        let stopped = |draft: Box<Draft>| Inspection {
+            stopped: Some(draft.reason),
+            ..Inspection::default()
+        };
+        let input = match self.read_input(conversation) {
+            Ok(input) => input,
+            Err(draft) => return stopped(draft),
+        };
+        if let Err(draft) = self.route_intent(&input) {
+            return stopped(draft);
+        }
+        let query = self.understand(&input, &mut trace).await;
+        let hits = match self.retrieve(&input, &query, &mut trace).await {
+            Ok(hits) => hits,
+            Err(draft) => return stopped(draft),
+        };
+        let asked = Asked::new(&input.message, &query);
+        let candidates = features::candidates(&asked, &hits, self.config.judge.rerank_depth);
+        let articles = hits
+            .iter()
+            .take(candidates.len())
+            .map(|h| h.chunk.article_id.to_string())
+            .collect();
+        Inspection {
+            stopped: None,
+            query,
+            asked: Some(asked),
+            candidates,
+            articles,
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(workspace = %conversation.workspace))]
+    async fn run(
+        &self,
+        conversation: &Conversation,
+        events: Option<&mpsc::Sender<AnswerEvent>>,
+    ) -> Decision {
+        let mut trace = Trace::new(events);
+        let draft = match self.steps(conversation, &mut trace).await {
+            Ok(draft) => draft,
+            Err(ended) => *ended,
+        };
+        finish(trace, draft).await
+    }
+
+    /// The turn, step by step; `?` is where a step ended it.
+    async fn steps(&self, conversation: &Conversation, trace: &mut Trace<'_>) -> Step<Draft> {
+        let started = trace.start("guardrails");
+        let input = self.read_input(conversation)?;
+        self.route_intent(&input)?;
+        trace.time("guardrails", started);
+
+        let query = self.understand(&input, trace).await;
+        let hits = self.retrieve(&input, &query, trace).await?;
+        let found = self.weigh(&input, query, hits, trace)?;
+        Ok(self.reply(&input, found, trace).await)
+    }
+
+    /// Size limits on the raw input, then one redactor over the whole conversation (the same
+    /// value gets the same placeholder everywhere).
+    fn read_input<'a>(&self, conversation: &'a Conversation) -> Step<Input<'a>> {
+        let locale = conversation.customer.locale.as_deref();
+        let history_texts = conversation.history.iter().map(|t| t.text.as_str());
+        if let Err(error) =
+            guardrails::check_limits(&self.config.limits, &conversation.message, history_texts)
+        {
+            tracing::info!(code = error.code(), %error, "input refused");
+            let (reason, reply) = match error {
+                guardrails::LimitError::EmptyMessage => (Reason::NeedsClarification, Reply::Empty),
+                _ => (Reason::GuardrailInputTooLong, Reply::TooLong),
+            };
+            let text = self.replies.text(locale, reply);
+            return Draft::new(DecisionKind::Clarify, reason, text).end();
+        }
+        let mut redactor = guardrails::Redactor::new();
+        let history = conversation
+            .history
+            .iter()
+            .map(|t| Turn {
+                text: redactor.redact(&t.text),
+                ..t.clone()
+            })
+            .collect();
+        let message = redactor.redact(&conversation.message);
+        Ok(Input {
+            conversation,
+            history,
+            message,
+            entities: redactor.into_entities(),
+        })
+    }
+
+    /// What the customer wants before what they ask: a person (asked for, or an offer accepted),
+    /// to change the bot's instructions, a topic the business answers in person, or help after
+    /// frustration or asking again (a person is offered once).
+    fn route_intent(&self, input: &Input<'_>) -> Step<()> {
+        let locale = input.locale();
+        let say = |reply| self.replies.text(locale, reply);
+        let accepts_offer = input.awaiting() == Some(&Awaiting::HumanOffer)
+            && self.replies.accepts_offer(locale, &input.message);
+        if accepts_offer || guardrails::wants_human(&input.message) {
+            let reason = Reason::CustomerRequestedHuman;
+            return input.hand_off(reason, say(Reply::Handoff)).end();
+        }
+        // On the raw message: redaction would hide an encoded payload.
+        if guardrails::detect_injection(&input.conversation.message).is_some() {
+            let text = say(Reply::Injection);
+            return Draft::new(DecisionKind::Clarify, Reason::GuardrailInjection, text).end();
+        }
+        let lower = input.message.to_lowercase();
+        if self.config.blocked_topics.iter().any(|t| t.matches(&lower)) {
+            let reason = Reason::GuardrailBlockedTopic;
+            return input.hand_off(reason, say(Reply::Blocked)).end();
+        }
+        if input.offered_human_before() {
+            return Ok(());
+        }
+        let reason = if guardrails::frustration(&input.message).is_some() {
+            Reason::CustomerFrustrated
+        } else if guardrails::is_repeated_question(&input.message, &input.earlier_customer()) {
+            Reason::RepeatedQuestion
+        } else {
+            return Ok(());
+        };
+        // An offer is a question to the customer, not yet a handoff.
+        Draft::new(DecisionKind::Clarify, reason, say(Reply::OfferHuman))
+            .with_summary(input.summary(reason))
+            .awaiting(Awaiting::HumanOffer)
+            .end()
+    }
+
+    /// The standalone search query: the model's rewrite when one is configured and there is
+    /// history, otherwise the message with carried context.
+    async fn understand(&self, input: &Input<'_>, trace: &mut Trace<'_>) -> String {
+        let started = trace.start("rewrite");
+        let carried = || standalone_query(&input.history, &input.message, self.config.carry);
+        let query = match (&self.generator, input.history.is_empty()) {
+            (Some(generator), false) => {
+                match generator.rewrite_query(&input.history, &input.message).await {
+                    Ok((query, usage)) => {
+                        trace.usage.add(usage);
+                        query
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "query rewrite failed; carrying terms instead");
+                        carried()
+                    }
+                }
+            }
+            _ => carried(),
+        };
+        trace.time("rewrite", started);
+        query
+    }
+
+    /// Search the workspace's knowledge. A query with nothing to search for finds nothing; a
+    /// store or embedder that fails ends the turn as `retrieval_unavailable`.
+    async fn retrieve(
+        &self,
+        input: &Input<'_>,
+        query: &str,
+        trace: &mut Trace<'_>,
+    ) -> Step<Vec<SearchHit>> {
+        let started = trace.start("retrieve");
+        let workspace = &input.conversation.workspace;
+        let result = self
+            .retriever
+            .search(SearchRequest {
+                workspace: workspace.clone(),
+                question: query.to_string(),
+                locale: input.conversation.customer.locale.clone(),
+                limit: self.config.retrieve_limit,
+                mode: self.retriever.default_mode(),
+            })
+            .await;
+        trace.time("retrieve", started);
+        match result {
+            Ok(results) => {
+                self.health.succeeded();
+                Ok(results.hits)
+            }
+            Err(RetrieveError::EmptyQuestion) => Ok(Vec::new()),
+            Err(error) => {
+                tracing::error!(%error, workspace = %workspace, "retrieval failed");
+                self.health.failed(workspace, &error);
+                let reason = Reason::RetrievalUnavailable;
+                let text = self.replies.text(input.locale(), Reply::RetrievalUnavailable);
+                let draft = input.hand_off(reason, text);
+                Draft {
+                    query: query.to_string(),
+                    ..draft
+                }
+                .end()
+            }
+        }
+    }
+
+    /// The judge's rerank and confidence. Below the workspace's threshold: a clarifying question
+    /// when the message is vague, otherwise a handoff.
+    fn weigh(
+        &self,
+        input: &Input<'_>,
+        query: String,
+        hits: Vec<SearchHit>,
+        trace: &mut Trace<'_>,
+    ) -> Step<Found> {
+        let started = trace.start("judge");
+        let judgement = judge(&self.config.judge, &input.message, &query, &hits);
+        // Moved into the judge's order, not cloned: `order` is a permutation of the indexes.
+        let mut slots: Vec<Option<SearchHit>> = hits.into_iter().map(Some).collect();
+        let hits = judgement
+            .order
+            .iter()
+            .filter_map(|&i| slots[i].take())
+            .collect();
+        let found = Found {
+            query,
+            hits,
+            judgement,
+        };
+        trace.time("judge", started);
+        let threshold = self.config.min_confidence(&input.conversation.workspace);
+        if found.judgement.confidence >= threshold {
+            return Ok(found);
+        }
+        let locale = input.locale();
+        if clarify::is_vague(&input.message) {
+            let options = clarify::options(&found.hits, 2);
+            let names: Vec<&str> = options.iter().map(String::as_str).collect();
+            let question = self.replies.clarify(locale, &names);
+            let draft = Draft::new(DecisionKind::Clarify, Reason::NeedsClarification, question)
+                .awaiting(Awaiting::Clarification { options });
+            return found.draft(draft).end();
+        }
+        let judgement = &found.judgement;
+        let nothing_relevant = judgement.dense.map_or(judgement.coverage == 0.0, |d| {
+            d < self.config.judge.min_relevance
+        });
+        let reason = if nothing_relevant {
+            Reason::NoRelevantContent
+        } else {
+            Reason::LowConfidence
+        };
+        let text = self.replies.text(locale, Reply::NoContent);
+        found.draft(input.hand_off(reason, text)).end()
+    }
+
+    /// The answer: the model's when one is configured (falling back to the extractive one when
+    /// it fails), else the extractive passage; either must pass the output guardrails.
+    async fn reply(&self, input: &Input<'_>, found: Found, trace: &mut Trace<'_>) -> Draft {
+        let started = trace.start("generate");
+        let Some(generator) = &self.generator else {
+            let draft = self.extractive_reply(input, &found).unwrap_or_else(|| {
+                let text = self.replies.text(input.locale(), Reply::NoContent);
+                input.hand_off(Reason::UnsupportedAnswer, text)
+            });
+            trace.time("generate", started);
+            return found.draft(draft);
+        };
+        let tokens = trace.events().cloned();
+        match generator
+            .answer(&input.history, &input.message, &found.hits, tokens)
+            .await
+        {
+            Ok(generated) => {
+                trace.usage.add(generated.usage);
+                trace.time("generate", started);
+                let draft = self
+                    .check_generated(generator.as_ref(), input, &found.hits, generated, trace)
+                    .await;
+                found.draft(Draft {
+                    streamed: true,
+                    ..draft
+                })
+            }
+            Err(error) => {
+                tracing::warn!(%error, "model unavailable; falling back to the extractive answer");
+                trace.time("generate", started);
+                trace.timings.insert("llm_fallback".into(), 1.0);
+                let draft = self.extractive_reply(input, &found).unwrap_or_else(|| {
+                    let text = self.replies.text(input.locale(), Reply::Handoff);
+                    input.hand_off(Reason::LlmUnavailable, text)
+                });
+                found.draft(draft)
+            }
+        }
+    }
+
+    /// The best chunk's most relevant passage, cited, or a handoff when the support check finds
+    /// a sentence its source does not hold; `None` when there is no passage to quote.
+    fn extractive_reply(&self, input: &Input<'_>, found: &Found) -> Option<Draft> {
+        let (text, citations) = extractive_answer(&found.hits, &found.query);
+        if text.is_empty() {
+            return None;
+        }
+        if unsupported_sentences(&text, &cited_text(&found.hits, &citations)).is_empty() {
+            return Some(Draft::answered(text, citations));
+        }
+        let handoff = self.replies.text(input.locale(), Reply::NoContent);
+        Some(input.hand_off(Reason::UnsupportedAnswer, handoff))
+    }
+
+    /// Output guardrails on a model's answer: citations must point at retrieved chunks and the
+    /// answer must be supported by them. One regeneration, then a handoff.
+    async fn check_generated(
+        &self,
+        generator: &dyn Generator,
+        input: &Input<'_>,
+        hits: &[SearchHit],
+        mut generated: Generated,
+        trace: &mut Trace<'_>,
+    ) -> Draft {
+        let locale = input.locale();
+        for attempt in 0..2 {
+            match generated.decision {
+                DecisionKind::Handoff => {
+                    let text = self.replies.text(locale, Reply::Handoff);
+                    return input.hand_off(Reason::LowConfidence, text);
+                }
+                DecisionKind::Clarify => {
+                    return Draft::new(
+                        DecisionKind::Clarify,
+                        Reason::NeedsClarification,
+                        generated.answer,
+                    )
+                }
+                DecisionKind::Answer => {}
+            }
+            if self.generated_is_supported(generator, &generated, hits, trace).await {
+                let text = guardrails::restore(&generated.answer, &input.entities);
+                return Draft::answered(text, generated.citations);
+            }
+            if attempt == 0 {
+                tracing::info!("answer not supported by its citations; regenerating once");
+                match generator
+                    .answer(&input.history, &input.message, hits, None)
+                    .await
+                {
+                    Ok(again) => {
+                        trace.usage.add(again.usage);
+                        generated = again;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        let text = self.replies.text(locale, Reply::NoContent);
+        input.hand_off(Reason::UnsupportedAnswer, text)
+    }
+
+    /// Every citation retrieved, and the answer supported by the cited text (the model's judge
+    /// when configured, else the lexical check).
+    async fn generated_is_supported(
+        &self,
+        generator: &dyn Generator,
+        generated: &Generated,
+        hits: &[SearchHit],
+        trace: &mut Trace<'_>,
+    ) -> bool {
+        if generated.citations.is_empty() || !unknown_citations(&generated.citations, hits).is_empty()
+        {
+            return false;
+        }
+        let cited = cited_text(hits, &generated.citations);
+        match generator.judge_support(&generated.answer, &cited).await {
+            Some(Ok((verdict, usage))) => {
+                trace.usage.add(usage);
+                verdict
+            }
+            Some(Err(error)) => {
+                tracing::warn!(%error, "support judge failed; using the lexical check");
+                unsupported_sentences(&generated.answer, &cited).is_empty()
+            }
+            None => unsupported_sentences(&generated.answer, &cited).is_empty(),
+        }
+    }
+}
+
+/// The best hit's passage (the hits are in the judge's order), rendered with its source.
+fn extractive_answer(hits: &[SearchHit], query: &str) -> (String, Vec<Citation>) {
+    let Some(best) = hits.first() else {
+        return (String::new(), vec![]);
+    };
+    let passage = extractive::passage(best, query);
+    if passage.text.trim().is_empty() {
+        return (String::new(), vec![]);
+    }
+    let text = extractive::render(&passage, &best.chunk.title, best.chunk.url.as_deref());
+    let citation = Citation {
+        article_id: best.chunk.article_id.clone(),
+        title: best.chunk.title.clone(),
+        url: best.chunk.url.clone(),
+        chunk_ids: vec![best.chunk.id],
+    };
+    (text, vec![citation])
+}
+
+fn to_evidence(hits: &[SearchHit]) -> Vec<Evidence> {
+    hits.iter()
+        .map(|h| Evidence {
+            chunk_id: h.chunk.id,
+            article_id: h.chunk.article_id.to_string(),
+            title: h.chunk.title.clone(),
+            url: h.chunk.url.clone(),
+            heading_path: h.chunk.heading_path.clone(),
+            score: h.score,
+            dense_score: h.dense_score,
+            text: h.chunk.text.clone(),
+        })
+        .collect()
+}
+
+/// The text of the retrieved chunks the citations point at: what an answer must be supported by.
+fn cited_text(hits: &[SearchHit], citations: &[Citation]) -> String {
+    hits.iter()
+        .filter(|h| citations.iter().any(|c| c.chunk_ids.contains(&h.chunk.id)))
+        .map(|h| h.chunk.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
