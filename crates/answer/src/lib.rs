@@ -22,7 +22,7 @@ pub mod llm;
 pub mod prompts;
 pub mod support;
 
-pub use engine::{AnswerConfig, AnswerEngine, BlockedTopic, Inspection, RetrievalHealth};
+pub use engine::{AnswerConfig, AnswerEngine, BlockedTopic, Inspection, Probed, RetrievalHealth};
 pub use generate::{Generated, Generator, LlmGenerator, DEFAULT_SOURCE_TOKENS};
 pub use judge::JudgeConfig;
 pub use llm::{ChatMessage, LlmConfig, LlmError, OpenAiChat};

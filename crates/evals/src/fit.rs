@@ -278,7 +278,14 @@ pub fn best_point(scored: &[Scored], max: f64) -> Point {
 
 /// Fit one named model (`dense` or `lexical`) on `cases`; its threshold is the lowest at which
 /// every training set with handoff cases keeps false resolution ≤ `max_false_resolution`.
-pub fn fit_model(name: &str, cases: &[&DumpedCase], max_false_resolution: f64) -> AnswerModel {
+///
+/// With `fixed_rerank`, the rerank is kept and only the answer model is fitted.
+pub fn fit_model(
+    name: &str,
+    cases: &[&DumpedCase],
+    max_false_resolution: f64,
+    fixed_rerank: Option<&Logistic>,
+) -> AnswerModel {
     let (rerank_names, answer_names) = feature_sets(name);
     let per_set = set_sizes(cases);
     // Rerank: chunks of answerable cases that retrieved a gold article at all.
@@ -290,7 +297,10 @@ pub fn fit_model(name: &str, cases: &[&DumpedCase], max_false_resolution: f64) -
             rows.push((x, *gold, weight));
         }
     }
-    let rerank = fit_logistic(&rerank_names, &rows);
+    let rerank = match fixed_rerank {
+        Some(rerank) => rerank.clone(),
+        None => fit_logistic(&rerank_names, &rows),
+    };
     // Answer: every judged case, labelled "answerable and the reranked first chunk is gold".
     let mut rows = Vec::new();
     for case in cases {
@@ -364,14 +374,15 @@ pub fn leave_one_set_out(
     name: &str,
     cases: &[DumpedCase],
     max_false_resolution: f64,
+    fixed_rerank: Option<&Logistic>,
 ) -> (AnswerModel, Vec<HeldOut>) {
     let all: Vec<&DumpedCase> = cases.iter().collect();
-    let full = fit_model(name, &all, max_false_resolution);
+    let full = fit_model(name, &all, max_false_resolution, fixed_rerank);
     let sets: Vec<String> = set_sizes(&all).into_keys().collect();
     let mut report = Vec::new();
     for set in &sets {
         let training: Vec<&DumpedCase> = cases.iter().filter(|c| &c.set != set).collect();
-        let model = fit_model(name, &training, max_false_resolution);
+        let model = fit_model(name, &training, max_false_resolution, fixed_rerank);
         let held: Vec<Scored> = cases
             .iter()
             .filter(|c| &c.set == set)
@@ -395,16 +406,20 @@ pub fn leave_one_set_out(
     (full, report)
 }
 
-/// Fit every named model and write them with their provenance.
+/// Fit every named model and write them with their provenance. With `fixed_rerank` (e.g. the
+/// shipped file), each model keeps that file's rerank of the same name and only its answer
+/// model is fitted.
 pub fn fit_file(
     cases: &[DumpedCase],
     max_false_resolution: f64,
     provenance: Provenance,
+    fixed_rerank: Option<&ModelFile>,
 ) -> (ModelFile, Vec<HeldOut>) {
     let mut models = BTreeMap::new();
     let mut report = Vec::new();
     for name in [ModelFile::DENSE, ModelFile::LEXICAL] {
-        let (model, held) = leave_one_set_out(name, cases, max_false_resolution);
+        let rerank = fixed_rerank.map(|file| &file.model(name).rerank);
+        let (model, held) = leave_one_set_out(name, cases, max_false_resolution, rerank);
         models.insert(name.to_string(), model);
         report.extend(held);
     }
@@ -482,7 +497,7 @@ mod tests {
             cases.push(case("b", Expected::Answer, d, true));
             cases.push(case("b", Expected::Handoff, d - 0.3, false));
         }
-        let (model, held) = leave_one_set_out(ModelFile::DENSE, &cases, 0.1);
+        let (model, held) = leave_one_set_out(ModelFile::DENSE, &cases, 0.1, None);
         let scored: Vec<Scored> = cases.iter().map(|c| score(&model, c)).collect();
         assert!(point(&scored, model.threshold).false_resolution <= 0.1);
         assert!(point(&scored, model.threshold).resolution > 0.5);

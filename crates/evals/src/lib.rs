@@ -4,6 +4,7 @@
 //! (JSON, HTML, comparison with a baseline), and the replay of recorded conversations against
 //! the engine as it is now ([`replay`]).
 
+pub mod calibrate;
 pub mod compare;
 pub mod decisions;
 pub mod fit;

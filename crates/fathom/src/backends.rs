@@ -9,6 +9,8 @@ use fathom_answer::{
     AnswerConfig, AnswerEngine, Generator, LlmConfig, LlmGenerator, OpenAiChat, PromptLibrary,
     Prompts, Replies,
 };
+use fathom_answer::answerability::ModelFile;
+use fathom_evals::calibrate::Calibration;
 use fathom_core::{EmbedError, Embedder, SparseEmbedder, VectorStore, WorkspaceId};
 use fathom_embed::{Bm25Embedder, MiniLmConfig, MiniLmEmbedder, OpenAiConfig, OpenAiEmbedder};
 use fathom_ingest::chunk::ChunkerConfig;
@@ -85,7 +87,7 @@ impl Backends {
                 (0.0..=1.0).contains(&min),
                 "--min-confidence must be within 0..1, got {min}"
             );
-            config.judge.min_confidence = min;
+            config.judge.min_confidence = Some(min);
         }
         // The bot's sentences and the model's prompts: built in, overridden by the deployer's files.
         let library = PromptLibrary::load(&settings.prompts_dir).with_context(|| {
@@ -107,7 +109,18 @@ impl Backends {
                 ) as Arc<dyn Generator>)
             }
         };
-        Ok(AnswerEngine::new(self.retriever(), config, generator).with_replies(Replies::new(library)))
+        let mut engine = AnswerEngine::new(self.retriever(), config, generator)
+            .with_replies(Replies::new(library));
+        if let Some(path) = &settings.answerability_model {
+            engine = engine.with_models(ModelFile::load(path)?);
+        }
+        let calibrated = calibrations(settings, engine.model_name());
+        Ok(engine.with_workspace_calibration(calibrated))
+    }
+
+    /// Chunks indexed for `workspace`.
+    pub async fn store_count(&self, workspace: &WorkspaceId) -> anyhow::Result<usize> {
+        Ok(self.store.count(workspace).await?)
     }
 
     pub fn retriever(&self) -> Retriever {
@@ -118,6 +131,32 @@ impl Backends {
             RetrieverConfig::default(),
         )
     }
+}
+
+/// The thresholds `fathom calibrate` stored for each workspace of the data directory, for the
+/// model the engine judges with (a calibration of another model does not apply).
+fn calibrations(settings: &Settings, model: &str) -> Vec<(WorkspaceId, f32)> {
+    let Ok(entries) = std::fs::read_dir(settings.data_dir.join("workspaces")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let workspace = WorkspaceId::parse(entry.file_name().to_str()?).ok()?;
+            let path = settings.calibration_path(&workspace);
+            let text = std::fs::read_to_string(&path).ok()?;
+            match serde_json::from_str::<Calibration>(&text) {
+                Ok(calibration) if calibration.model == model => {
+                    Some((workspace, calibration.threshold))
+                }
+                Ok(_) => None,
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "unreadable calibration ignored");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 async fn dense_embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embedder>>> {

@@ -38,6 +38,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Serve the customer chat API, helpdesk handoff and admin API over HTTP.
     Serve(commands::serve::ServeArgs),
+    /// Pick a workspace's answer threshold from probes made from its own articles.
+    Calibrate(commands::calibrate::CalibrateArgs),
     /// Fit the answerability models on eval sets, leave-one-set-out (dump signals, then fit).
     Answerability(commands::answerability::AnswerabilityArgs),
 }
@@ -65,6 +67,7 @@ fn main() -> std::process::ExitCode {
             Command::EvalRetrieval(args) => commands::eval::run(&cli.settings, args).await,
             Command::Bench(args) => commands::bench::run(&cli.settings, args).await,
             Command::Serve(args) => commands::serve::run(&cli.settings, args).await,
+            Command::Calibrate(args) => commands::calibrate::run(&cli.settings, args).await,
             Command::Answerability(args) => {
                 commands::answerability::run(&cli.settings, args).await
             }

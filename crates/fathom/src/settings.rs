@@ -150,6 +150,10 @@ pub struct Settings {
     )]
     pub prompts_dir: PathBuf,
 
+    /// A model file from `fathom answerability fit`, instead of the built-in answerability models.
+    #[arg(long, global = true, env = "FATHOM_ANSWERABILITY_MODEL", value_name = "MODEL.json")]
+    pub answerability_model: Option<PathBuf>,
+
     /// Answer only at or above this confidence (0..1); see evals/README.md for the curve.
     #[arg(long, global = true, env = "FATHOM_MIN_CONFIDENCE")]
     pub min_confidence: Option<f32>,
@@ -171,6 +175,14 @@ pub struct Settings {
 impl Settings {
     pub fn store_dir(&self) -> PathBuf {
         self.data_dir.join("qdrant")
+    }
+
+    /// Where `fathom calibrate` keeps the workspace's threshold.
+    pub fn calibration_path(&self, workspace: &fathom_core::WorkspaceId) -> PathBuf {
+        self.data_dir
+            .join("workspaces")
+            .join(workspace.as_str())
+            .join("calibration.json")
     }
 
     pub fn manifest_path(&self, workspace: &fathom_core::WorkspaceId) -> PathBuf {

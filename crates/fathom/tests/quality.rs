@@ -12,16 +12,12 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The shared eval sets: `$FATHOM_SHARED_EVALS`, else `../shared/evals` beside the repository
-/// (the workplace's layout), else `/work/shared/evals` (a clone made elsewhere on this machine).
+/// The shared eval sets: `$FATHOM_SHARED_EVALS`, else `../shared/evals` beside the repository.
 fn shared_set(name: &str) -> PathBuf {
     let candidates: Vec<PathBuf> = std::env::var_os("FATHOM_SHARED_EVALS")
         .map(PathBuf::from)
         .into_iter()
-        .chain([
-            repo_root().join("../shared/evals"),
-            PathBuf::from("/work/shared/evals"),
-        ])
+        .chain([repo_root().join("../shared/evals")])
         .collect();
     candidates
         .iter()

@@ -441,6 +441,54 @@ fn article_hash(article: &Article) -> String {
     hasher.finalize().to_hex().to_string()
 }
 
+/// Every entry under `root` in sorted order, hidden files and folders left out.
+fn source_walk(root: &Path) -> impl Iterator<Item = walkdir::Result<walkdir::DirEntry>> {
+    walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+}
+
+/// Every chunk of the folder's articles, as a sync would index them (for tools that need the
+/// knowledge's text, e.g. `fathom calibrate`); files that cannot be read or parsed are skipped
+/// and listed.
+pub fn folder_chunks(
+    root: &Path,
+    workspace: &WorkspaceId,
+    chunker: &ChunkerConfig,
+    limits: &SourceLimits,
+) -> Result<(Vec<Chunk>, Vec<SyncFailure>), SyncError> {
+    if !root.is_dir() {
+        return Err(SyncError::SourceDir {
+            path: root.to_path_buf(),
+            reason: "not a directory".into(),
+        });
+    }
+    let mut chunks = Vec::new();
+    let mut failed = Vec::new();
+    for entry in source_walk(root).flatten() {
+        if !entry.file_type().is_file() || !is_supported(entry.path()) {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        let parsed = read_limited(entry.path(), limits)
+            .and_then(|bytes| parse_source(relative, &bytes, limits).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(articles) => {
+                for article in &articles {
+                    chunks.extend(chunk_article(workspace, article, chunker));
+                }
+            }
+            Err(reason) => failed.push(SyncFailure {
+                path: path_key(relative),
+                reason,
+            }),
+        }
+    }
+    Ok((chunks, failed))
+}
+
 /// Walk the folder, read and hash each supported file, parse the ones that changed.
 fn scan(root: &Path, manifest: &Manifest, limits: &SourceLimits) -> Result<Plan, SyncError> {
     let mut plan = Plan::default();
@@ -452,12 +500,7 @@ fn scan(root: &Path, manifest: &Manifest, limits: &SourceLimits) -> Result<Plan,
     }
     // Which file claimed each article id first (files are visited in sorted order).
     let mut claimed: HashMap<ArticleId, String> = HashMap::new();
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-    for entry in walker {
+    for entry in source_walk(root) {
         let entry = match entry {
             Ok(entry) => entry,
             Err(error) => {

@@ -135,10 +135,14 @@ pub fn candidates(asked: &Asked, hits: &[SearchHit], depth: usize) -> Vec<Candid
                 }
             };
             let found = |term: &&str| set.contains(term);
-            let coverage = share(asked_set.iter().filter(found).count(), asked_set.len());
+            let coverage = share(
+                asked_set.iter().copied().filter(found).count(),
+                asked_set.len(),
+            );
             let idf_coverage = if idf_total > 0.0 {
                 asked_set
                     .iter()
+                    .copied()
                     .filter(found)
                     .map(|t| idf[t])
                     .sum::<f32>()

@@ -75,10 +75,14 @@ pub struct AnswerConfig {
     pub judge: JudgeConfig,
     pub limits: InputLimits,
     pub blocked_topics: Vec<BlockedTopic>,
-    /// Per-workspace answer thresholds, each calibrated with `fathom eval` on that business's own
-    /// eval set; other workspaces use `judge.min_confidence`.
+    /// Per-workspace answer thresholds (from `fathom calibrate`, or `fathom eval` on that
+    /// business's own eval set); other workspaces use `judge.min_confidence`, else the model's.
     #[serde(default)]
     pub workspace_min_confidence: BTreeMap<WorkspaceId, f32>,
+    /// Per-workspace thresholds from `fathom calibrate` (the workspace's own probes); any
+    /// configured threshold above wins over them.
+    #[serde(default)]
+    pub workspace_calibrated: BTreeMap<WorkspaceId, f32>,
 }
 
 impl Default for AnswerConfig {
@@ -90,17 +94,20 @@ impl Default for AnswerConfig {
             limits: InputLimits::default(),
             blocked_topics: BlockedTopic::defaults(),
             workspace_min_confidence: BTreeMap::new(),
+            workspace_calibrated: BTreeMap::new(),
         }
     }
 }
 
 impl AnswerConfig {
-    /// The confidence a workspace's answers need.
-    pub fn min_confidence(&self, workspace: &WorkspaceId) -> f32 {
+    /// The confidence a workspace's answers need, when set: the workspace's configured threshold,
+    /// else the global one, else its calibration (`None`: the model's threshold).
+    pub fn min_confidence(&self, workspace: &WorkspaceId) -> Option<f32> {
         self.workspace_min_confidence
             .get(workspace)
             .copied()
-            .unwrap_or(self.judge.min_confidence)
+            .or(self.judge.min_confidence)
+            .or_else(|| self.workspace_calibrated.get(workspace).copied())
     }
 }
 

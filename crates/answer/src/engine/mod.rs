@@ -35,7 +35,8 @@ use crate::answerability::{features, Asked, Candidate};
 use crate::extractive;
 use crate::generate::{Generated, Generator};
 use crate::guardrails::{self, PiiEntity};
-use crate::judge::{judge, Judgement};
+use crate::answerability::{Assessment, ModelFile};
+use crate::judge::{judge, nothing_relevant};
 use crate::prompts::{Replies, Reply};
 use crate::support::{unknown_citations, unsupported_sentences};
 use outcome::{finish, Draft, Step, Trace};
@@ -45,6 +46,7 @@ pub struct AnswerEngine {
     config: AnswerConfig,
     generator: Option<Arc<dyn Generator>>,
     replies: Replies,
+    models: Arc<ModelFile>,
     health: Arc<RetrievalHealth>,
 }
 
@@ -131,11 +133,21 @@ pub struct Inspection {
     pub articles: Vec<String>,
 }
 
+/// A probe's outcome (see [`AnswerEngine::probe`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed {
+    pub confidence: f32,
+    /// The article an extractive answer would cite.
+    pub article: String,
+}
+
 /// What retrieval found, in the judge's order (best first), and how sure the judge is.
 struct Found {
     query: String,
     hits: Vec<SearchHit>,
-    judgement: Judgement,
+    judgement: Assessment,
+    /// The fitted model that judged (its threshold is the default).
+    model: &'static str,
 }
 
 impl Found {
@@ -165,6 +177,7 @@ impl AnswerEngine {
             config,
             generator,
             replies: Replies::default(),
+            models: Arc::new(ModelFile::builtin()),
             health: Arc::new(RetrievalHealth::default()),
         }
     }
@@ -175,8 +188,35 @@ impl AnswerEngine {
         self
     }
 
+    /// The same engine judging with these fitted models (e.g. a file from `fathom answerability
+    /// fit`).
+    pub fn with_models(mut self, models: ModelFile) -> Self {
+        self.models = Arc::new(models);
+        self
+    }
+
     pub fn config(&self) -> &AnswerConfig {
         &self.config
+    }
+
+    pub fn models(&self) -> &ModelFile {
+        &self.models
+    }
+
+    /// The model this engine judges with: dense with a dense embedder, lexical without.
+    pub fn model_name(&self) -> &'static str {
+        match self.retriever.default_mode() {
+            fathom_core::RetrievalMode::Bm25 => ModelFile::LEXICAL,
+            _ => ModelFile::DENSE,
+        }
+    }
+
+    /// The confidence `workspace`'s answers need: its own threshold, the configured one, or the
+    /// one the model's fit chose.
+    pub fn threshold(&self, workspace: &fathom_core::WorkspaceId) -> f32 {
+        self.config
+            .min_confidence(workspace)
+            .unwrap_or_else(|| self.models.model(self.model_name()).threshold)
     }
 
     /// Whether retrieval works, for readiness checks.
@@ -195,6 +235,15 @@ impl AnswerEngine {
         thresholds: impl IntoIterator<Item = (fathom_core::WorkspaceId, f32)>,
     ) -> Self {
         self.config.workspace_min_confidence.extend(thresholds);
+        self
+    }
+
+    /// The same engine with these workspaces' calibrated thresholds (from `fathom calibrate`).
+    pub fn with_workspace_calibration(
+        mut self,
+        thresholds: impl IntoIterator<Item = (fathom_core::WorkspaceId, f32)>,
+    ) -> Self {
+        self.config.workspace_calibrated.extend(thresholds);
         self
     }
 
@@ -259,6 +308,34 @@ impl AnswerEngine {
             candidates,
             articles,
         }
+    }
+
+    /// The confidence and the article an answer would cite for the latest message, judged as if
+    /// the chunks `removed` picks did not exist (they are dropped from the evidence): what
+    /// `fathom calibrate` measures on questions made from the workspace's own articles. `None`
+    /// when the input is refused or nothing is left.
+    pub async fn probe(
+        &self,
+        conversation: &Conversation,
+        removed: impl Fn(&fathom_core::Chunk) -> bool,
+    ) -> Option<Probed> {
+        let mut trace = Trace::new(None);
+        let input = self.read_input(conversation).ok()?;
+        let query = self.understand(&input, &mut trace).await;
+        let mut hits = self.retrieve(&input, &query, &mut trace).await.ok()?;
+        hits.retain(|h| !removed(&h.chunk));
+        let (assessment, _) = judge(
+            &self.config.judge,
+            &self.models,
+            &input.message,
+            &query,
+            &hits,
+        );
+        let top = hits.get(*assessment.order.first()?)?;
+        Some(Probed {
+            confidence: assessment.confidence,
+            article: top.chunk.article_id.to_string(),
+        })
     }
 
     #[tracing::instrument(skip_all, fields(workspace = %conversation.workspace))]
@@ -437,7 +514,13 @@ impl AnswerEngine {
         trace: &mut Trace<'_>,
     ) -> Step<Found> {
         let started = trace.start("judge");
-        let judgement = judge(&self.config.judge, &input.message, &query, &hits);
+        let (judgement, model) = judge(
+            &self.config.judge,
+            &self.models,
+            &input.message,
+            &query,
+            &hits,
+        );
         // Moved into the judge's order, not cloned: `order` is a permutation of the indexes.
         let mut slots: Vec<Option<SearchHit>> = hits.into_iter().map(Some).collect();
         let hits = judgement
@@ -449,9 +532,13 @@ impl AnswerEngine {
             query,
             hits,
             judgement,
+            model,
         };
         trace.time("judge", started);
-        let threshold = self.config.min_confidence(&input.conversation.workspace);
+        let threshold = self
+            .config
+            .min_confidence(&input.conversation.workspace)
+            .unwrap_or_else(|| self.models.model(found.model).threshold);
         if found.judgement.confidence >= threshold {
             return Ok(found);
         }
@@ -464,11 +551,7 @@ impl AnswerEngine {
                 .awaiting(Awaiting::Clarification { options });
             return found.draft(draft).end();
         }
-        let judgement = &found.judgement;
-        let nothing_relevant = judgement.dense.map_or(judgement.coverage == 0.0, |d| {
-            d < self.config.judge.min_relevance
-        });
-        let reason = if nothing_relevant {
+        let reason = if nothing_relevant(&self.config.judge, &found.judgement) {
             Reason::NoRelevantContent
         } else {
             Reason::LowConfidence

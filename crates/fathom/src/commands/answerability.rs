@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use fathom_answer::answerability::{ModelFile, Provenance};
-use fathom_evals::fit::{fit_file, DumpedCase, HeldOut};
+use fathom_evals::fit::{best_point, fit_file, hit_at_1, point, score, DumpedCase, HeldOut};
 use fathom_evals::EvalSet;
 
 use crate::commands::eval::open_and_sync;
@@ -56,6 +56,12 @@ pub struct FitArgs {
     /// Print the leave-one-set-out report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Keep this model file's reranks (same names) and fit only the answer models.
+    #[arg(long, value_name = "MODEL.json")]
+    pub keep_rerank: Option<PathBuf>,
+    /// Also judge every set with this model file (e.g. the shipped one), for comparison.
+    #[arg(long, value_name = "MODEL.json")]
+    pub compare: Option<PathBuf>,
 }
 
 pub async fn run(settings: &Settings, args: AnswerabilityArgs) -> anyhow::Result<ExitCode> {
@@ -148,9 +154,10 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
         data,
         date: today(),
         command: format!(
-            "fathom answerability dump <sets> --out <dump>; fathom answerability fit {} --max-false-resolution {} --out {}",
+            "fathom answerability dump <sets> --out <dump>; fathom answerability fit {} --max-false-resolution {}{} --out {}",
             dumps.join(" "),
             args.max_false_resolution,
+            args.keep_rerank.as_ref().map_or_else(String::new, |p| format!(" --keep-rerank {}", p.display())),
             args.out.file_name().map_or_else(String::new, |n| n.to_string_lossy().into())
         ),
         note: format!(
@@ -159,7 +166,11 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
             args.max_false_resolution
         ),
     };
-    let (file, report) = fit_file(&cases, args.max_false_resolution, provenance);
+    let kept = match &args.keep_rerank {
+        Some(path) => Some(ModelFile::load(path)?),
+        None => None,
+    };
+    let (file, report) = fit_file(&cases, args.max_false_resolution, provenance, kept.as_ref());
     std::fs::write(&args.out, serde_json::to_string_pretty(&file)? + "\n")
         .with_context(|| format!("writing {}", args.out.display()))?;
     if args.json {
@@ -167,6 +178,28 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_report(&file, &report);
         println!("wrote {}", args.out.display());
+    }
+    if let Some(path) = &args.compare {
+        let other = ModelFile::load(path)?;
+        println!("{} on the same cases:", path.display());
+        for set in &sets {
+            let of_set: Vec<&DumpedCase> = cases.iter().filter(|c| &c.set == set).collect();
+            for (name, model) in &other.models {
+                let scored: Vec<_> = of_set.iter().map(|c| score(model, c)).collect();
+                let at = point(&scored, model.threshold);
+                let best = best_point(&scored, args.max_false_resolution);
+                println!(
+                    "  {name:<8} {set:<16} {:.1}% / {:.1}% @{:.3}  hit@1 {:.3}  own best {:.1}% / {:.1}% @{:.3}",
+                    at.resolution * 100.0,
+                    at.false_resolution * 100.0,
+                    model.threshold,
+                    hit_at_1(&scored),
+                    best.resolution * 100.0,
+                    best.false_resolution * 100.0,
+                    best.threshold
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -209,7 +242,7 @@ fn print_report(file: &ModelFile, report: &[HeldOut]) {
 }
 
 /// Today's date (UTC) as `YYYY-MM-DD`.
-fn today() -> String {
+pub(crate) fn today() -> String {
     let days = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() / 86_400) as i64;

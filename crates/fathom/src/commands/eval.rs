@@ -281,7 +281,7 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
         fathom_evals::decisions::run_cases(&engine, &workspace, &cases, &|| bar.inc(1)).await;
     bar.finish_and_clear();
     let mode = engine_mode(settings);
-    let threshold = engine.config().judge.min_confidence;
+    let threshold = engine.threshold(&workspace);
     let pricing = Pricing {
         per_1k_prompt_tokens: args.price_per_1k_prompt_tokens,
         per_1k_completion_tokens: args.price_per_1k_completion_tokens,
@@ -359,7 +359,7 @@ async fn run_replay(
     let report = replay::summarise(
         workspace.as_str(),
         &engine_mode(settings),
-        engine.config().judge.min_confidence,
+        engine.threshold(&workspace),
         rows,
     );
 

@@ -1,6 +1,7 @@
 pub mod answerability;
 pub mod ask;
 pub mod bench;
+pub mod calibrate;
 pub mod eval;
 pub mod ingest;
 pub mod search;
