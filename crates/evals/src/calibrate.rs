@@ -4,8 +4,9 @@
 //! Probes are made from the articles themselves:
 //! - **answerable**: a section heading, and a sentence of the section, asked as they are; the
 //!   probe is resolved when the engine would answer citing that article;
-//! - **fact removed**: the same heading and sentence, judged as if every chunk holding them did
-//!   not exist (the help center covers the topic, not the fact): answering is a false resolution;
+//! - **fact removed**: the same heading and sentence, judged as if the section they come from
+//!   (and any other chunk holding them) did not exist, while the rest of the article stays: the
+//!   help center covers the topic, not the fact, and answering is a false resolution;
 //! - **another domain**: everyday questions no help center answers (cooking, travel, sports…).
 //!
 //! The threshold is the lowest at which both kinds of unanswerable probes keep false resolution
@@ -70,6 +71,9 @@ pub struct Probe {
     pub question: String,
     /// The article the question was made from (none for another domain).
     pub article: Option<String>,
+    /// The chunk (section) it was made from.
+    #[serde(skip)]
+    pub chunk: Option<fathom_core::ChunkId>,
     /// The content terms the removed chunks hold (fact-removed probes only).
     #[serde(skip)]
     pub fact: Vec<String>,
@@ -119,12 +123,14 @@ pub fn make_probes(chunks: &[Chunk], articles: usize) -> Vec<Probe> {
                 kind: ProbeKind::Answerable,
                 question: question.clone(),
                 article: Some(id.to_string()),
+                chunk: Some(section.id),
                 fact: vec![],
             });
             probes.push(Probe {
                 kind: ProbeKind::FactRemoved,
                 question,
                 article: Some(id.to_string()),
+                chunk: Some(section.id),
                 fact,
             });
         }
@@ -133,15 +139,16 @@ pub fn make_probes(chunks: &[Chunk], articles: usize) -> Vec<Probe> {
         kind: ProbeKind::OtherDomain,
         question: q.to_string(),
         article: None,
+        chunk: None,
         fact: vec![],
     }));
     probes
 }
 
-/// Whether `chunk` holds the fact: its article is the probe's, or it contains 90% of the fact's
-/// content terms (a near-duplicate section elsewhere).
+/// Whether `chunk` holds the fact: it is the probe's section, or it contains 90% of the fact's
+/// content terms (a near-duplicate section, in the same article or elsewhere).
 fn holds(probe: &Probe, chunk: &Chunk) -> bool {
-    if probe.article.as_deref() == Some(chunk.article_id.as_str()) {
+    if probe.chunk == Some(chunk.id) {
         return true;
     }
     let text: HashSet<String> = terms(&chunk.text_for_embedding()).into_iter().collect();
@@ -299,6 +306,10 @@ mod tests {
             .unwrap();
         assert!(holds(removed, &chunks[0]));
         assert!(!holds(removed, &chunks[1]));
+        // Another section of the same article stays: the topic is covered, the fact is not.
+        let mut sibling = chunk("refunds", "Monthly plans", "Monthly plans are not refunded.");
+        sibling.id = ChunkId::derive(&sibling.workspace, &sibling.article_id, 1);
+        assert!(!holds(removed, &sibling));
     }
 
     #[test]
