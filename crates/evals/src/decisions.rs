@@ -686,6 +686,7 @@ pub(crate) mod tests {
             citations: vec![],
             confidence: 0.9,
             summary: None,
+            awaiting: None,
             query: String::new(),
             evidence: vec![],
             usage: Default::default(),
