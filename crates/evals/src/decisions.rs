@@ -302,7 +302,12 @@ fn decided_by_guardrails(reason: Reason) -> bool {
 /// A case the run answered keeps its real citations; for one it did not, extractive answers cite
 /// the best evidence's article, so that is known without re-running.
 fn answered_at(row: &CaseRow, threshold: f32) -> (bool, bool) {
-    if decided_by_guardrails(row.reason) || row.reason == Reason::UnsupportedAnswer {
+    if decided_by_guardrails(row.reason)
+        || matches!(
+            row.reason,
+            Reason::UnsupportedAnswer | Reason::RetrievalUnavailable
+        )
+    {
         return (false, false);
     }
     let answers = row.confidence >= threshold && row.top_article.is_some();
