@@ -118,16 +118,24 @@ mod tests {
     #[test]
     fn a_much_better_retrieval_score_is_not_overturned_by_words_alone() {
         let hits = vec![
-            hit("Refunds are issued within 5 days of cancelling.", 1.0, Some(0.7)),
+            hit(
+                "Refunds are issued within 5 days of cancelling.",
+                1.0,
+                Some(0.7),
+            ),
             hit("Cancel refunds cancel refunds.", 0.4, Some(0.3)),
         ];
-        assert_eq!(run("when are refunds issued", &hits).order.first(), Some(&0));
+        assert_eq!(
+            run("when are refunds issued", &hits).order.first(),
+            Some(&0)
+        );
     }
 
     #[test]
     fn confidence_rises_with_coverage_and_closeness() {
         let question = "how long do refunds take";
-        let confidence = |text: &str, dense: f32| run(question, &[hit(text, 1.0, Some(dense))]).confidence;
+        let confidence =
+            |text: &str, dense: f32| run(question, &[hit(text, 1.0, Some(dense))]).confidence;
         let unrelated = confidence("Our office hours.", 0.2);
         let close = confidence("How long do refunds take? Five days.", 0.8);
         assert!(unrelated < close, "{unrelated} < {close}");

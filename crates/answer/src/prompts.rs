@@ -370,14 +370,35 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         std::fs::create_dir_all(dir.path().join("pt/replies")).unwrap();
         std::fs::create_dir_all(dir.path().join("pt-BR/replies")).unwrap();
-        std::fs::write(dir.path().join("pt/replies/handoff.md"), "Vou chamar alguém.").unwrap();
-        std::fs::write(dir.path().join("pt/replies/empty.md"), "Em que posso ajudar?").unwrap();
-        std::fs::write(dir.path().join("pt-BR/replies/empty.md"), "Como posso ajudar?").unwrap();
+        std::fs::write(
+            dir.path().join("pt/replies/handoff.md"),
+            "Vou chamar alguém.",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("pt/replies/empty.md"),
+            "Em que posso ajudar?",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("pt-BR/replies/empty.md"),
+            "Como posso ajudar?",
+        )
+        .unwrap();
         let replies = Replies::new(PromptLibrary::load(dir.path()).unwrap());
 
-        assert_eq!(replies.text(Some("pt_br"), Reply::Empty), "Como posso ajudar?");
-        assert_eq!(replies.text(Some("pt-BR"), Reply::Handoff), "Vou chamar alguém.");
-        assert_eq!(replies.text(Some("pt-PT"), Reply::Empty), "Em que posso ajudar?");
+        assert_eq!(
+            replies.text(Some("pt_br"), Reply::Empty),
+            "Como posso ajudar?"
+        );
+        assert_eq!(
+            replies.text(Some("pt-BR"), Reply::Handoff),
+            "Vou chamar alguém."
+        );
+        assert_eq!(
+            replies.text(Some("pt-PT"), Reply::Empty),
+            "Em que posso ajudar?"
+        );
         assert_eq!(
             replies.text(Some("pt-BR"), Reply::Blocked),
             replies.text(None, Reply::Blocked),
@@ -393,7 +414,11 @@ mod tests {
     fn a_deployer_file_overrides_the_builtin_one() {
         let dir = tempfile::TempDir::new().unwrap();
         std::fs::create_dir_all(dir.path().join("replies")).unwrap();
-        std::fs::write(dir.path().join("replies/handoff.md"), "Passing you to Sam.\n").unwrap();
+        std::fs::write(
+            dir.path().join("replies/handoff.md"),
+            "Passing you to Sam.\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("persona.prompt.md"), "You are Acme's bot.").unwrap();
         let library = PromptLibrary::load(dir.path()).unwrap();
 
@@ -435,7 +460,11 @@ mod tests {
     fn yes_accepts_an_offer_in_the_messages_locale() {
         let dir = tempfile::TempDir::new().unwrap();
         std::fs::create_dir_all(dir.path().join("de/replies")).unwrap();
-        std::fs::write(dir.path().join("de/replies/accept_offer.md"), "ja\nja bitte\n").unwrap();
+        std::fs::write(
+            dir.path().join("de/replies/accept_offer.md"),
+            "ja\nja bitte\n",
+        )
+        .unwrap();
         let replies = Replies::new(PromptLibrary::load(dir.path()).unwrap());
         assert!(replies.accepts_offer(None, "Yes please!"));
         assert!(replies.accepts_offer(Some("de-AT"), "Ja bitte."));

@@ -256,10 +256,16 @@ async fn a_store_that_cannot_be_reached_is_retrieval_unavailable_not_no_content_
     assert_eq!(down.decision, DecisionKind::Handoff);
     assert_eq!(down.reason, Reason::RetrievalUnavailable);
     assert!(down.summary.is_some(), "the person taking over is told why");
-    assert!(engine.check_retrieval().await.is_err(), "not ready while down");
+    assert!(
+        engine.check_retrieval().await.is_err(),
+        "not ready while down"
+    );
 
     store.plug_in();
-    assert!(engine.check_retrieval().await.is_ok(), "ready once the store answers");
+    assert!(
+        engine.check_retrieval().await.is_ok(),
+        "ready once the store answers"
+    );
     let back = engine.decide(&conversation(&fixture, &[], question)).await;
     assert_eq!(back.decision, DecisionKind::Answer, "{back:#?}");
 }

@@ -14,8 +14,8 @@ mod search;
 pub use article::{Article, ArticleFormat};
 pub use chunk::{Chunk, ChunkId};
 pub use conversation::{
-    AnswerEvent, Awaiting, Conversation, CustomerAttributes, Decision, DecisionKind, Evidence, Reason, Role,
-    TokenUsage, Turn,
+    AnswerEvent, Awaiting, Conversation, CustomerAttributes, Decision, DecisionKind, Evidence,
+    Reason, Role, TokenUsage, Turn,
 };
 pub use embed::{EmbedError, Embedder, SparseEmbedder, SparseVector};
 pub use ids::{ArticleId, IdError, WorkspaceId};

@@ -307,7 +307,11 @@ mod tests {
         assert!(holds(removed, &chunks[0]));
         assert!(!holds(removed, &chunks[1]));
         // Another section of the same article stays: the topic is covered, the fact is not.
-        let mut sibling = chunk("refunds", "Monthly plans", "Monthly plans are not refunded.");
+        let mut sibling = chunk(
+            "refunds",
+            "Monthly plans",
+            "Monthly plans are not refunded.",
+        );
         sibling.id = ChunkId::derive(&sibling.workspace, &sibling.article_id, 1);
         assert!(!holds(removed, &sibling));
     }

@@ -17,11 +17,11 @@
 
 use std::collections::BTreeMap;
 
+use fathom_answer::answerability::AnswerModel;
 use fathom_answer::answerability::{
     is_dense_feature, rerank_order, Asked, Candidate, CaseFeatures, Logistic, ModelFile,
     Provenance, Term,
 };
-use fathom_answer::answerability::AnswerModel;
 use fathom_core::Reason;
 use serde::{Deserialize, Serialize};
 
@@ -290,10 +290,16 @@ pub fn fit_model(
     let per_set = set_sizes(cases);
     // Rerank: chunks of answerable cases that retrieved a gold article at all.
     let mut rows = Vec::new();
-    for case in cases.iter().filter(|c| c.answerable() && c.gold.contains(&true)) {
+    for case in cases
+        .iter()
+        .filter(|c| c.answerable() && c.gold.contains(&true))
+    {
         let weight = 1.0 / (per_set[&case.set] as f64 * case.candidates.len() as f64);
         for (candidate, gold) in case.candidates.iter().zip(&case.gold) {
-            let x = rerank_names.iter().map(|n| f64::from(candidate.get(n))).collect();
+            let x = rerank_names
+                .iter()
+                .map(|n| f64::from(candidate.get(n)))
+                .collect();
             rows.push((x, *gold, weight));
         }
     }
@@ -320,7 +326,10 @@ pub fn fit_model(
             continue;
         };
         let label = case.answerable() && case.gold[order[0]];
-        let x = answer_names.iter().map(|n| f64::from(features.get(n))).collect();
+        let x = answer_names
+            .iter()
+            .map(|n| f64::from(features.get(n)))
+            .collect();
         rows.push((x, label, 1.0 / per_set[&case.set] as f64));
     }
     let answer = fit_logistic(&answer_names, &rows);
@@ -457,7 +466,10 @@ mod tests {
     #[test]
     fn the_solver_solves_a_small_system() {
         let x = solve(vec![vec![2.0, 1.0], vec![1.0, 3.0]], vec![3.0, 5.0]).unwrap();
-        assert!((x[0] - 0.8).abs() < 1e-9 && (x[1] - 1.4).abs() < 1e-9, "{x:?}");
+        assert!(
+            (x[0] - 0.8).abs() < 1e-9 && (x[1] - 1.4).abs() < 1e-9,
+            "{x:?}"
+        );
         assert!(solve(vec![vec![1.0, 2.0], vec![2.0, 4.0]], vec![1.0, 2.0]).is_none());
     }
 

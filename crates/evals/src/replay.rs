@@ -347,8 +347,8 @@ mod tests {
     use fathom_conversations::{
         ConversationId, ConversationState, FeedbackRecord, StoredConversation,
     };
-    use fathom_core::{ArticleId, CustomerAttributes, WorkspaceId};
     use fathom_core::Turn;
+    use fathom_core::{ArticleId, CustomerAttributes, WorkspaceId};
 
     fn citation(article: &str) -> Citation {
         Citation {
@@ -487,10 +487,7 @@ mod tests {
 
         let cases = cases_from_activity(&[activity], &limits);
 
-        assert_eq!(
-            cases[1].input.history,
-            vec![Turn::agent("rep")]
-        );
+        assert_eq!(cases[1].input.history, vec![Turn::agent("rep")]);
     }
 
     #[test]

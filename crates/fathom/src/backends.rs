@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use fathom_answer::answerability::ModelFile;
 use fathom_answer::{
     AnswerConfig, AnswerEngine, Generator, LlmConfig, LlmGenerator, OpenAiChat, PromptLibrary,
     Prompts, Replies,
 };
-use fathom_answer::answerability::ModelFile;
-use fathom_evals::calibrate::Calibration;
 use fathom_core::{EmbedError, Embedder, SparseEmbedder, VectorStore, WorkspaceId};
 use fathom_embed::{Bm25Embedder, MiniLmConfig, MiniLmEmbedder, OpenAiConfig, OpenAiEmbedder};
+use fathom_evals::calibrate::Calibration;
 use fathom_ingest::chunk::ChunkerConfig;
 use fathom_ingest::sources::SourceLimits;
 use fathom_ingest::sync::{SyncBackends, SyncOptions};
@@ -90,9 +90,8 @@ impl Backends {
             config.judge.min_confidence = Some(min);
         }
         // The bot's sentences and the model's prompts: built in, overridden by the deployer's files.
-        let library = PromptLibrary::load(&settings.prompts_dir).with_context(|| {
-            format!("loading prompts from {}", settings.prompts_dir.display())
-        })?;
+        let library = PromptLibrary::load(&settings.prompts_dir)
+            .with_context(|| format!("loading prompts from {}", settings.prompts_dir.display()))?;
         let generator = match &settings.llm_base_url {
             None => None,
             Some(base_url) => {

@@ -68,9 +68,7 @@ fn main() -> std::process::ExitCode {
             Command::Bench(args) => commands::bench::run(&cli.settings, args).await,
             Command::Serve(args) => commands::serve::run(&cli.settings, args).await,
             Command::Calibrate(args) => commands::calibrate::run(&cli.settings, args).await,
-            Command::Answerability(args) => {
-                commands::answerability::run(&cli.settings, args).await
-            }
+            Command::Answerability(args) => commands::answerability::run(&cli.settings, args).await,
         }
     });
     match result {

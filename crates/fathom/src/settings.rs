@@ -151,7 +151,12 @@ pub struct Settings {
     pub prompts_dir: PathBuf,
 
     /// A model file from `fathom answerability fit`, instead of the built-in answerability models.
-    #[arg(long, global = true, env = "FATHOM_ANSWERABILITY_MODEL", value_name = "MODEL.json")]
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_ANSWERABILITY_MODEL",
+        value_name = "MODEL.json"
+    )]
     pub answerability_model: Option<PathBuf>,
 
     /// Answer only at or above this confidence (0..1); see evals/README.md for the curve.

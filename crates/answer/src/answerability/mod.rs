@@ -36,12 +36,7 @@ pub fn rerank_order(scores: &[f32]) -> Vec<usize> {
 }
 
 /// Rerank and judge `hits` with `model`.
-pub fn assess(
-    model: &AnswerModel,
-    asked: &Asked,
-    hits: &[SearchHit],
-    depth: usize,
-) -> Assessment {
+pub fn assess(model: &AnswerModel, asked: &Asked, hits: &[SearchHit], depth: usize) -> Assessment {
     let candidates = features::candidates(asked, hits, depth.max(1));
     let scores: Vec<f32> = candidates
         .iter()

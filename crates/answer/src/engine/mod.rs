@@ -32,10 +32,10 @@ pub use config::{AnswerConfig, BlockedTopic};
 pub use health::RetrievalHealth;
 
 use crate::answerability::{features, Asked, Candidate};
+use crate::answerability::{Assessment, ModelFile};
 use crate::extractive;
 use crate::generate::{Generated, Generator};
 use crate::guardrails::{self, PiiEntity};
-use crate::answerability::{Assessment, ModelFile};
 use crate::judge::{judge, nothing_relevant};
 use crate::prompts::{Replies, Reply};
 use crate::support::{unknown_citations, unsupported_sentences};
@@ -445,7 +445,10 @@ impl AnswerEngine {
         let carried = || standalone_query(&input.history, &input.message, self.config.carry);
         let query = match (&self.generator, input.history.is_empty()) {
             (Some(generator), false) => {
-                match generator.rewrite_query(&input.history, &input.message).await {
+                match generator
+                    .rewrite_query(&input.history, &input.message)
+                    .await
+                {
                     Ok((query, usage)) => {
                         trace.usage.add(usage);
                         query
@@ -493,7 +496,9 @@ impl AnswerEngine {
                 tracing::error!(%error, workspace = %workspace, "retrieval failed");
                 self.health.failed(workspace, &error);
                 let reason = Reason::RetrievalUnavailable;
-                let text = self.replies.text(input.locale(), Reply::RetrievalUnavailable);
+                let text = self
+                    .replies
+                    .text(input.locale(), Reply::RetrievalUnavailable);
                 let draft = input.hand_off(reason, text);
                 Draft {
                     query: query.to_string(),
@@ -641,7 +646,10 @@ impl AnswerEngine {
                 }
                 DecisionKind::Answer => {}
             }
-            if self.generated_is_supported(generator, &generated, hits, trace).await {
+            if self
+                .generated_is_supported(generator, &generated, hits, trace)
+                .await
+            {
                 let text = guardrails::restore(&generated.answer, &input.entities);
                 return Draft::answered(text, generated.citations);
             }
@@ -672,7 +680,8 @@ impl AnswerEngine {
         hits: &[SearchHit],
         trace: &mut Trace<'_>,
     ) -> bool {
-        if generated.citations.is_empty() || !unknown_citations(&generated.citations, hits).is_empty()
+        if generated.citations.is_empty()
+            || !unknown_citations(&generated.citations, hits).is_empty()
         {
             return false;
         }

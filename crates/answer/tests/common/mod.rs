@@ -49,7 +49,12 @@ pub async fn fixture(articles: &[(&str, &str)]) -> Fixture {
         .await
         .unwrap();
     assert!(report.failed.is_empty(), "{report:?}");
-    let retriever = Retriever::new(store.clone(), None, sparse.clone(), RetrieverConfig::default());
+    let retriever = Retriever::new(
+        store.clone(),
+        None,
+        sparse.clone(),
+        RetrieverConfig::default(),
+    );
     Fixture {
         _dir: dir,
         retriever,

@@ -118,10 +118,13 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
     for path in &args.dumps {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        for (line, raw) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let case: DumpedCase = serde_json::from_str(raw).with_context(|| {
-                format!("{}:{}: not a dumped case", path.display(), line + 1)
-            })?;
+        for (line, raw) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let case: DumpedCase = serde_json::from_str(raw)
+                .with_context(|| format!("{}:{}: not a dumped case", path.display(), line + 1))?;
             cases.push(case);
         }
     }
@@ -174,7 +177,9 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&args.out, serde_json::to_string_pretty(&file)? + "\n")
         .with_context(|| format!("writing {}", args.out.display()))?;
     if args.json {
-        crate::output::print_json(&serde_json::json!({"leave_one_set_out": report, "models": file}))?;
+        crate::output::print_json(
+            &serde_json::json!({"leave_one_set_out": report, "models": file}),
+        )?;
     } else {
         print_report(&file, &report);
         println!("wrote {}", args.out.display());
@@ -210,7 +215,12 @@ fn print_report(file: &ModelFile, report: &[HeldOut]) {
     );
     println!(
         "  {:<8} {:<16} {:>22} {:>8} {:>22} {:>22}",
-        "model", "held-out set", "at the fit's threshold", "hit@1", "own best (oracle)", "all-sets fit"
+        "model",
+        "held-out set",
+        "at the fit's threshold",
+        "hit@1",
+        "own best (oracle)",
+        "all-sets fit"
     );
     for h in report {
         let p = |p: &fathom_evals::fit::Point| {

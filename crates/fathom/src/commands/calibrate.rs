@@ -97,8 +97,14 @@ pub async fn run(settings: &Settings, args: CalibrateArgs) -> anyhow::Result<Exi
         args.workspace,
         probes.len(),
         calibration.probes.get(&ProbeKind::Answerable).unwrap_or(&0),
-        calibration.probes.get(&ProbeKind::FactRemoved).unwrap_or(&0),
-        calibration.probes.get(&ProbeKind::OtherDomain).unwrap_or(&0),
+        calibration
+            .probes
+            .get(&ProbeKind::FactRemoved)
+            .unwrap_or(&0),
+        calibration
+            .probes
+            .get(&ProbeKind::OtherDomain)
+            .unwrap_or(&0),
         calibration.model
     );
     println!(

@@ -11,7 +11,8 @@ use crate::helpers::{
 };
 
 #[tokio::test]
-async fn yes_after_the_bots_offer_of_a_person_hands_off_because_the_offer_is_kept_with_the_message() {
+async fn yes_after_the_bots_offer_of_a_person_hands_off_because_the_offer_is_kept_with_the_message()
+{
     let app = spawn_app(Options::default()).await;
     let conversation = app.create_conversation("acme").await;
 
