@@ -1,5 +1,7 @@
 //! The fixture the answer-engine tests share: a few articles synced into a real qdrant-edge
 //! store in a temp dir (BM25 only, so the tests stay fast), and conversations about them.
+//! Each test crate uses part of it.
+#![allow(dead_code)]
 
 use std::sync::Arc;
 
