@@ -10,7 +10,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends bash unzip && r
     && FATHOM_MODEL_DIR=/models/all-minilm-l6-v2 bash /fetch-model.sh
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/fathom /usr/local/bin/fathom
 COPY --from=model /models /models
 COPY knowledge /knowledge

@@ -3,24 +3,43 @@
 //! **outbox**: events for the helpdesk, written in the same transaction as the change they
 //! report and delivered later by the gateway's worker.
 //!
-//! [`ConversationStore`] is the contract; [`SqliteStore`] is the embedded default (WAL mode,
-//! blocking calls on tokio's blocking pool). The trait speaks in whole changes ([`Change`]) rather
-//! than SQL so that a Postgres backend drops in without touching callers; the shared contract
-//! tests (`tests/contract.rs`) run against every backend available.
+//! The storage contract is split by job, one small trait each:
+//! - [`ConversationStore`]: conversations, their transcripts and atomic [`Change`]s;
+//! - [`ConversationReports`]: what the admin API and the support-lead console read (counts,
+//!   recent activity with transcripts and feedback); the analytics over it live with the console;
+//! - [`OutboxStore`]: claiming, retrying and settling the events for the helpdesk;
+//! - [`HelpdeskLinks`]: which conversation in another system is which of ours.
+//!
+//! A backend implements all four; [`Stores`] hands each caller the part it needs. [`SqliteStore`]
+//! is the embedded default (WAL mode, one writer and a pool of readers on tokio's blocking pool).
+//! The traits speak in whole changes rather than SQL so that every backend drops in without
+//! touching callers; the shared contract tests (`tests/contract.rs`) run against every backend
+//! available. Each backend's schema is versioned ([`migrate`]).
 
-pub mod insights;
+mod changes;
+mod database;
+pub mod migrate;
 mod model;
+mod postgres;
+mod rows;
 mod sqlite;
+#[doc(hidden)]
+pub mod testing;
+pub mod transfer;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use fathom_core::{CustomerAttributes, WorkspaceId};
 
-pub use insights::{ConversationActivity, FeedbackRecord};
+pub use changes::{ChangeFeed, ChangeNotice};
+pub use database::Database;
 pub use model::{
-    Applied, Change, ConversationId, ConversationState, DecisionRecord, ListQuery, MessageRole,
-    NewEvent, NewFeedback, NewMessage, OutboxEvent, OutboxStatus, Pruned, Rating,
-    StoredConversation, StoredMessage, TokenHash, WorkspaceStats,
+    Applied, Change, ConversationActivity, ConversationId, ConversationState, DecisionRecord,
+    FeedbackRecord, ListQuery, MessageRole, NewEvent, NewFeedback, NewMessage, OutboxEvent,
+    OutboxStatus, Pruned, Rating, StoredConversation, StoredMessage, TokenHash, WorkspaceStats,
 };
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,11 +56,28 @@ pub enum StoreError {
     EventNotFound(String),
     #[error("conversation store at {path} could not be opened: {reason}")]
     Open { path: String, reason: String },
+    /// The database's schema cannot be brought to what this build expects (see [`migrate`]).
+    #[error("conversation store schema: {0}")]
+    Schema(#[from] migrate::SchemaError),
     #[error("conversation store operation {operation} failed: {reason}")]
     Backend {
         operation: &'static str,
         reason: String,
     },
+}
+
+impl StoreError {
+    /// A stable, machine-readable code for logs and API errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "conversation_not_found",
+            Self::StateConflict { .. } => "state_conflict",
+            Self::EventNotFound(_) => "outbox_event_not_found",
+            Self::Open { .. } => "store_unavailable",
+            Self::Schema(error) => error.code(),
+            Self::Backend { .. } => "store_error",
+        }
+    }
 }
 
 /// Every workspace's conversations. Every read that a tenant can trigger is scoped to a
@@ -73,7 +109,8 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
     /// [`ConversationStore::get`] or [`ConversationStore::get_for_customer`] first.
     async fn messages(&self, id: ConversationId) -> Result<Vec<StoredMessage>, StoreError>;
 
-    /// Apply a change atomically: messages, state, feedback and outbox events together.
+    /// Apply a change atomically: messages, state, feedback and outbox events together. Changes
+    /// to one conversation are serialised, also across processes sharing the database.
     async fn apply(
         &self,
         workspace: &WorkspaceId,
@@ -88,6 +125,17 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         query: ListQuery,
     ) -> Result<Vec<StoredConversation>, StoreError>;
 
+    /// Cheap liveness check of the backend.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The conversations changed by [`ConversationStore::apply`], in this process and (for a
+    /// shared database) in every other process using the same database.
+    fn changes(&self) -> ChangeFeed;
+}
+
+/// What the admin API and the support-lead console read. Each call is one consistent snapshot.
+#[async_trait]
+pub trait ConversationReports: Send + Sync + std::fmt::Debug {
     async fn stats(&self, workspace: &WorkspaceId) -> Result<WorkspaceStats, StoreError>;
 
     /// A conversation's feedback, oldest first. Not scoped, like [`ConversationStore::messages`].
@@ -101,7 +149,12 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         since_ms: i64,
         limit: usize,
     ) -> Result<Vec<ConversationActivity>, StoreError>;
+}
 
+/// The delivery side of the outbox (events are written by [`ConversationStore::apply`]).
+/// Several deliverers may share one store: a claimed event is leased to one of them.
+#[async_trait]
+pub trait OutboxStore: Send + Sync + std::fmt::Debug {
     /// Take up to `limit` pending events due at `now_ms` for delivery: each counts an attempt and
     /// is hidden from other claims for `lease_ms` (if the deliverer dies, it comes back then).
     /// A conversation's events go out in order: one waits while an earlier one of the same
@@ -144,9 +197,24 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         url: &str,
     ) -> Result<bool, StoreError>;
 
-    /// Tie a conversation to its id in another system (`source` = `chatwoot`, external id =
-    /// `<account>:<conversation>`). Returns the conversation already tied to it, if any: the
-    /// first link wins, so two concurrent first messages end up in one conversation.
+    /// Forget what no longer needs keeping: events delivered before `delivered_before_ms`, and
+    /// inbound delivery ids received before `inbound_before_ms` (a sender retrying the same id
+    /// after that would get through again, so keep them longer than any sender retries).
+    /// Pending and dead events always stay.
+    async fn prune(
+        &self,
+        delivered_before_ms: i64,
+        inbound_before_ms: i64,
+    ) -> Result<Pruned, StoreError>;
+}
+
+/// Conversations tied to their ids in a helpdesk (`source` = `chatwoot`, external id =
+/// `<account>:<conversation>`).
+#[async_trait]
+pub trait HelpdeskLinks: Send + Sync + std::fmt::Debug {
+    /// Tie a conversation to its id in another system. Returns the conversation already tied to
+    /// it, if any: the first link wins, so two concurrent first messages end up in one
+    /// conversation.
     async fn link_external(
         &self,
         workspace: &WorkspaceId,
@@ -162,7 +230,7 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         external_id: &str,
     ) -> Result<Option<ConversationId>, StoreError>;
 
-    /// The reverse of [`ConversationStore::find_external`]: the id in `source` tied to this
+    /// The reverse of [`HelpdeskLinks::find_external`]: the id in `source` tied to this
     /// conversation (the first one linked, if several are).
     async fn external_id_of(
         &self,
@@ -170,19 +238,32 @@ pub trait ConversationStore: Send + Sync + std::fmt::Debug {
         source: &str,
         id: ConversationId,
     ) -> Result<Option<String>, StoreError>;
+}
 
-    /// Forget what no longer needs keeping: events delivered before `delivered_before_ms`, and
-    /// inbound delivery ids received before `inbound_before_ms` (a sender retrying the same id
-    /// after that would get through again, so keep them longer than any sender retries).
-    /// Pending and dead events always stay.
-    async fn prune(
-        &self,
-        delivered_before_ms: i64,
-        inbound_before_ms: i64,
-    ) -> Result<Pruned, StoreError>;
+/// Everything one backend implements.
+pub trait Backend: ConversationStore + ConversationReports + OutboxStore + HelpdeskLinks {}
 
-    /// Cheap liveness check of the backend.
-    async fn ping(&self) -> Result<(), StoreError>;
+impl<T: ConversationStore + ConversationReports + OutboxStore + HelpdeskLinks> Backend for T {}
+
+/// One database, seen through the trait each caller needs.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    pub conversations: Arc<dyn ConversationStore>,
+    pub reports: Arc<dyn ConversationReports>,
+    pub outbox: Arc<dyn OutboxStore>,
+    pub links: Arc<dyn HelpdeskLinks>,
+}
+
+impl Stores {
+    pub fn new(backend: impl Backend + 'static) -> Self {
+        let backend = Arc::new(backend);
+        Self {
+            conversations: backend.clone(),
+            reports: backend.clone(),
+            outbox: backend.clone(),
+            links: backend,
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch.

@@ -25,6 +25,16 @@ impl ConversationId {
     pub fn parse(raw: &str) -> Option<Self> {
         Uuid::parse_str(raw).ok().map(Self)
     }
+
+    pub fn as_uuid(&self) -> &Uuid {
+        &self.0
+    }
+}
+
+impl From<Uuid> for ConversationId {
+    fn from(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
 }
 
 impl fmt::Display for ConversationId {
@@ -167,6 +177,20 @@ pub struct StoredConversation {
 }
 
 impl StoredConversation {
+    /// A new conversation, talking to the bot.
+    pub(crate) fn new(workspace: WorkspaceId, customer: CustomerAttributes) -> Self {
+        let now = crate::now_ms();
+        Self {
+            id: ConversationId::random(),
+            workspace,
+            state: ConversationState::Bot,
+            customer,
+            handoff_reason: None,
+            created_at_ms: now,
+            updated_at_ms: now,
+        }
+    }
+
     /// The answer engine's input for the customer's `text` after `history`: the latest
     /// `max_history_turns` messages, each cut to `max_turn_chars`, the bot and human agents both
     /// speaking as [`Role::Agent`]. The gateway builds its input with this, and the eval replay
@@ -377,4 +401,28 @@ pub struct WorkspaceStats {
     pub feedback_up: u64,
     pub feedback_down: u64,
     pub outbox: BTreeMap<String, u64>,
+}
+
+/// One feedback entry as stored: a rating, a comment, or both.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeedbackRecord {
+    pub conversation_id: ConversationId,
+    /// The bot message rated, if the customer rated one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_seq: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<Rating>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub created_at_ms: i64,
+}
+
+/// A conversation with everything that happened in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationActivity {
+    pub conversation: StoredConversation,
+    /// Oldest first.
+    pub messages: Vec<StoredMessage>,
+    /// Oldest first.
+    pub feedback: Vec<FeedbackRecord>,
 }

@@ -1,12 +1,16 @@
-//! The `ConversationStore` contract. Every backend available on the machine runs the same
-//! checks: today SQLite, on disk (WAL) and in memory.
+//! The conversation-store contract (`ConversationStore`, `ConversationReports`, `OutboxStore`,
+//! `HelpdeskLinks`). Every backend available on the machine runs the same checks: SQLite on
+//! disk (WAL, one writer and a pool of readers) and in memory, always; Postgres (a fresh database
+//! per test) when `FATHOM_TEST_DATABASE_URL` names a server, and says it was skipped otherwise.
 
 use std::sync::Arc;
 
+use fathom_conversations::testing::scratch_postgres;
 use fathom_conversations::{
-    Change, ConversationId, ConversationState, ConversationStore, DecisionRecord, ListQuery,
-    MessageRole, NewEvent, NewFeedback, NewMessage, OutboxStatus, Rating, SqliteStore, StoreError,
-    TokenHash,
+    Change, ChangeNotice, ConversationId, ConversationReports, ConversationState,
+    ConversationStore, DecisionRecord, HelpdeskLinks, ListQuery, MessageRole, NewEvent,
+    NewFeedback, NewMessage, OutboxStatus, OutboxStore, PostgresOptions, PostgresStore, Rating,
+    SqliteStore, StoreError, Stores, TokenHash,
 };
 use fathom_core::{CustomerAttributes, DecisionKind, Reason, WorkspaceId};
 use tempfile::TempDir;
@@ -14,24 +18,43 @@ use tempfile::TempDir;
 struct Backend {
     name: &'static str,
     store: Arc<dyn ConversationStore>,
+    reports: Arc<dyn ConversationReports>,
+    outbox: Arc<dyn OutboxStore>,
+    links: Arc<dyn HelpdeskLinks>,
     _dir: Option<TempDir>,
 }
 
-fn backends() -> Vec<Backend> {
+impl Backend {
+    fn new(name: &'static str, stores: Stores, dir: Option<TempDir>) -> Self {
+        Self {
+            name,
+            store: stores.conversations,
+            reports: stores.reports,
+            outbox: stores.outbox,
+            links: stores.links,
+            _dir: dir,
+        }
+    }
+}
+
+async fn backends() -> Vec<Backend> {
     let dir = TempDir::new().unwrap();
     let on_disk = SqliteStore::open(&dir.path().join("nested/conversations.sqlite")).unwrap();
-    vec![
-        Backend {
-            name: "sqlite-file",
-            store: Arc::new(on_disk),
-            _dir: Some(dir),
-        },
-        Backend {
-            name: "sqlite-memory",
-            store: Arc::new(SqliteStore::in_memory().unwrap()),
-            _dir: None,
-        },
-    ]
+    let mut backends = vec![
+        Backend::new("sqlite-file", Stores::new(on_disk), Some(dir)),
+        Backend::new(
+            "sqlite-memory",
+            Stores::new(SqliteStore::in_memory().unwrap()),
+            None,
+        ),
+    ];
+    if let Some(url) = scratch_postgres("contract").await {
+        let store = PostgresStore::connect(&url, PostgresOptions::default())
+            .await
+            .unwrap();
+        backends.push(Backend::new("postgres", Stores::new(store), None));
+    }
+    backends
 }
 
 fn workspace(name: &str) -> WorkspaceId {
@@ -59,7 +82,7 @@ fn event(kind: &str) -> NewEvent {
 
 #[tokio::test]
 async fn a_conversation_is_found_by_its_workspace_and_its_token_only() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
         let acme = workspace("acme");
         let created = store
@@ -102,8 +125,10 @@ async fn a_conversation_is_found_by_its_workspace_and_its_token_only() {
 
 #[tokio::test]
 async fn a_handoff_writes_messages_state_and_outbox_event_together() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
+        let outbox = &backend.outbox;
+        let reports = &backend.reports;
         let acme = workspace("acme");
         let conversation = store
             .create(&acme, CustomerAttributes::default(), TokenHash::of("t"))
@@ -140,13 +165,13 @@ async fn a_handoff_writes_messages_state_and_outbox_event_together() {
         assert_eq!(messages[1].decision, Some(handoff_decision()));
         assert!(messages[0].seq < messages[1].seq);
 
-        let outbox = store.outbox(&acme).await.unwrap();
+        let outbox = outbox.outbox(&acme).await.unwrap();
         assert_eq!(outbox.len(), 1);
         assert_eq!(outbox[0].id, applied.event_ids[0]);
         assert_eq!(outbox[0].status, OutboxStatus::Pending);
         assert_eq!(outbox[0].payload["type"], "conversation.handoff");
 
-        let stats = store.stats(&acme).await.unwrap();
+        let stats = reports.stats(&acme).await.unwrap();
         assert_eq!(stats.handed_off, 1);
         assert_eq!(stats.handoffs_by_reason["customer_requested_human"], 1);
     }
@@ -154,8 +179,9 @@ async fn a_handoff_writes_messages_state_and_outbox_event_together() {
 
 #[tokio::test]
 async fn a_change_expecting_another_state_is_refused_and_writes_nothing() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
+        let outbox = &backend.outbox;
         let acme = workspace("acme");
         let conversation = store
             .create(&acme, CustomerAttributes::default(), TokenHash::of("t"))
@@ -176,13 +202,13 @@ async fn a_change_expecting_another_state_is_refused_and_writes_nothing() {
             .unwrap_err();
         assert!(matches!(error, StoreError::StateConflict { .. }), "{error}");
         assert!(store.messages(conversation.id).await.unwrap().is_empty());
-        assert!(store.outbox(&acme).await.unwrap().is_empty());
+        assert!(outbox.outbox(&acme).await.unwrap().is_empty());
     }
 }
 
 #[tokio::test]
 async fn a_change_to_another_workspaces_conversation_is_not_found() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
         let conversation = store
             .create(
@@ -209,7 +235,7 @@ async fn a_change_to_another_workspaces_conversation_is_not_found() {
 
 #[tokio::test]
 async fn the_same_inbound_delivery_applies_once() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
         let acme = workspace("acme");
         let conversation = store
@@ -301,31 +327,32 @@ async fn conversation_with_events(
 
 #[tokio::test]
 async fn claimed_events_are_leased_retried_and_finally_delivered_or_dead() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
+        let outbox = &backend.outbox;
         let acme = workspace("acme");
         conversation_with_events(store, &acme, &["conversation.handoff"]).await;
         conversation_with_events(store, &acme, &["conversation.handoff"]).await;
         let now = fathom_conversations::now_ms();
 
-        let claimed = store.claim_due(now, 60_000, 10).await.unwrap();
+        let claimed = outbox.claim_due(now, 60_000, 10).await.unwrap();
         assert_eq!(claimed.len(), 2, "{}", backend.name);
         assert!(claimed.iter().all(|e| e.attempts == 1));
         assert!(
-            store.claim_due(now, 60_000, 10).await.unwrap().is_empty(),
+            outbox.claim_due(now, 60_000, 10).await.unwrap().is_empty(),
             "leased events are not claimed twice"
         );
-        assert_eq!(store.next_due_at().await.unwrap(), Some(now + 60_000));
+        assert_eq!(outbox.next_due_at().await.unwrap(), Some(now + 60_000));
 
-        store
+        outbox
             .schedule_retry(&claimed[0].id, now + 5, "http 500")
             .await
             .unwrap();
-        store
+        outbox
             .mark_dead(&claimed[1].id, "endpoint gone")
             .await
             .unwrap();
-        let again = store.claim_due(now + 5, 60_000, 10).await.unwrap();
+        let again = outbox.claim_due(now + 5, 60_000, 10).await.unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(
             again[0].id, claimed[0].id,
@@ -334,19 +361,20 @@ async fn claimed_events_are_leased_retried_and_finally_delivered_or_dead() {
         assert_eq!(again[0].attempts, 2);
         assert_eq!(again[0].last_error.as_deref(), Some("http 500"));
 
-        store.mark_delivered(&again[0].id, now + 6).await.unwrap();
-        let outbox = store.outbox(&acme).await.unwrap();
-        let statuses: Vec<_> = outbox.iter().map(|e| e.status).collect();
+        outbox.mark_delivered(&again[0].id, now + 6).await.unwrap();
+        let events = outbox.outbox(&acme).await.unwrap();
+        let statuses: Vec<_> = events.iter().map(|e| e.status).collect();
         assert_eq!(statuses, vec![OutboxStatus::Delivered, OutboxStatus::Dead]);
-        assert_eq!(store.next_due_at().await.unwrap(), None);
-        assert!(store.mark_delivered("msg_missing", now).await.is_err());
+        assert_eq!(outbox.next_due_at().await.unwrap(), None);
+        assert!(outbox.mark_delivered("msg_missing", now).await.is_err());
     }
 }
 
 #[tokio::test]
 async fn a_conversations_events_are_claimed_in_order_one_at_a_time() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
+        let outbox = &backend.outbox;
         let acme = workspace("acme");
         conversation_with_events(
             store,
@@ -360,32 +388,33 @@ async fn a_conversations_events_are_claimed_in_order_one_at_a_time() {
         .await;
         let now = fathom_conversations::now_ms();
 
-        let first = store.claim_due(now, 60_000, 10).await.unwrap();
+        let first = outbox.claim_due(now, 60_000, 10).await.unwrap();
         assert_eq!(first.len(), 1, "{}", backend.name);
         assert_eq!(first[0].event_type, "conversation.handoff");
-        store
+        outbox
             .schedule_retry(&first[0].id, now, "http 503")
             .await
             .unwrap();
-        let retried = store.claim_due(now, 60_000, 10).await.unwrap();
+        let retried = outbox.claim_due(now, 60_000, 10).await.unwrap();
         assert_eq!(
             retried.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
             vec![first[0].id.clone()],
             "a later event waits while an earlier one is retried"
         );
-        store.mark_dead(&retried[0].id, "gave up").await.unwrap();
-        let second = store.claim_due(now, 60_000, 10).await.unwrap();
+        outbox.mark_dead(&retried[0].id, "gave up").await.unwrap();
+        let second = outbox.claim_due(now, 60_000, 10).await.unwrap();
         assert_eq!(second[0].event_type, "conversation.message");
-        store.mark_delivered(&second[0].id, now).await.unwrap();
-        let third = store.claim_due(now, 60_000, 10).await.unwrap();
+        outbox.mark_delivered(&second[0].id, now).await.unwrap();
+        let third = outbox.claim_due(now, 60_000, 10).await.unwrap();
         assert_eq!(third[0].event_type, "conversation.resolved");
     }
 }
 
 #[tokio::test]
 async fn feedback_and_resolution_feed_the_stats() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
+        let reports = &backend.reports;
         let acme = workspace("acme");
         let resolved = store
             .create(&acme, CustomerAttributes::default(), TokenHash::of("a"))
@@ -419,7 +448,7 @@ async fn feedback_and_resolution_feed_the_stats() {
             )
             .await
             .unwrap();
-        let stats = store.stats(&acme).await.unwrap();
+        let stats = reports.stats(&acme).await.unwrap();
         assert_eq!(stats.conversations, 2, "{}", backend.name);
         assert_eq!(stats.resolved_by_bot, 1);
         assert!((stats.resolution_rate - 0.5).abs() < 1e-9);
@@ -458,18 +487,19 @@ async fn feedback_and_resolution_feed_the_stats() {
 
 #[tokio::test]
 async fn a_disabled_endpoint_stays_disabled_for_its_workspace_only() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
+        let outbox = &backend.outbox;
         let url = "https://helpdesk.example/hooks";
-        store
+        outbox
             .disable_endpoint(&workspace("acme"), url, "410 gone")
             .await
             .unwrap();
-        assert!(store
+        assert!(outbox
             .endpoint_disabled(&workspace("acme"), url)
             .await
             .unwrap());
-        assert!(!store
+        assert!(!outbox
             .endpoint_disabled(&workspace("globex"), url)
             .await
             .unwrap());
@@ -509,8 +539,9 @@ async fn everything_survives_reopening_the_file() {
 
 #[tokio::test]
 async fn an_external_conversation_links_to_one_conversation_per_workspace() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
+        let links = &backend.links;
         let acme = workspace("acme");
         let first = store
             .create(&acme, CustomerAttributes::default(), TokenHash::of("a"))
@@ -521,33 +552,33 @@ async fn an_external_conversation_links_to_one_conversation_per_workspace() {
             .await
             .unwrap();
         assert_eq!(
-            store.find_external(&acme, "chatwoot", "1:7").await.unwrap(),
+            links.find_external(&acme, "chatwoot", "1:7").await.unwrap(),
             None
         );
 
-        let linked = store
+        let linked = links
             .link_external(&acme, "chatwoot", "1:7", first.id)
             .await
             .unwrap();
-        let raced = store
+        let raced = links
             .link_external(&acme, "chatwoot", "1:7", second.id)
             .await
             .unwrap();
 
         assert_eq!((linked, raced), (first.id, first.id), "{}", backend.name);
         assert_eq!(
-            store.find_external(&acme, "chatwoot", "1:7").await.unwrap(),
+            links.find_external(&acme, "chatwoot", "1:7").await.unwrap(),
             Some(first.id)
         );
         assert_eq!(
-            store
+            links
                 .find_external(&workspace("globex"), "chatwoot", "1:7")
                 .await
                 .unwrap(),
             None
         );
         assert_eq!(
-            store
+            links
                 .external_id_of(&acme, "chatwoot", first.id)
                 .await
                 .unwrap()
@@ -556,14 +587,14 @@ async fn an_external_conversation_links_to_one_conversation_per_workspace() {
             "the link reads both ways"
         );
         assert_eq!(
-            store
+            links
                 .external_id_of(&acme, "chatwoot", second.id)
                 .await
                 .unwrap(),
             None
         );
         assert_eq!(
-            store
+            links
                 .external_id_of(&workspace("globex"), "chatwoot", first.id)
                 .await
                 .unwrap(),
@@ -574,8 +605,9 @@ async fn an_external_conversation_links_to_one_conversation_per_workspace() {
 
 #[tokio::test]
 async fn activity_returns_a_workspaces_recent_conversations_with_transcripts_and_feedback() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
+        let reports = &backend.reports;
         let acme = workspace("acme");
         let older = store
             .create(&acme, CustomerAttributes::default(), TokenHash::of("a"))
@@ -615,9 +647,9 @@ async fn activity_returns_a_workspaces_recent_conversations_with_transcripts_and
                 .unwrap();
         }
 
-        let all = store.activity(&acme, 0, 10).await.unwrap();
-        let newest_only = store.activity(&acme, 0, 1).await.unwrap();
-        let none_since = store.activity(&acme, i64::MAX, 10).await.unwrap();
+        let all = reports.activity(&acme, 0, 10).await.unwrap();
+        let newest_only = reports.activity(&acme, 0, 1).await.unwrap();
+        let none_since = reports.activity(&acme, i64::MAX, 10).await.unwrap();
 
         let name = backend.name;
         assert_eq!(all.len(), 2, "{name}: the other workspace is left out");
@@ -639,29 +671,33 @@ async fn activity_returns_a_workspaces_recent_conversations_with_transcripts_and
         assert_eq!(with_messages.feedback[0].conversation_id, older.id);
         assert_eq!(newest_only.len(), 1, "{name}: limit applies");
         assert!(none_since.is_empty(), "{name}: since applies");
-        let feedback = store.feedback(older.id).await.unwrap();
+        let feedback = reports.feedback(older.id).await.unwrap();
         assert_eq!(feedback, with_messages.feedback, "{name}");
-        assert!(store.feedback(newer.id).await.unwrap().is_empty(), "{name}");
+        assert!(
+            reports.feedback(newer.id).await.unwrap().is_empty(),
+            "{name}"
+        );
     }
 }
 
 #[tokio::test]
 async fn pruning_forgets_old_deliveries_and_inbound_ids_but_never_pending_or_dead_events() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
+        let outbox = &backend.outbox;
         let acme = workspace("acme");
         for _ in 0..4 {
             conversation_with_events(store, &acme, &["conversation.handoff"]).await;
         }
         let now = fathom_conversations::now_ms();
-        let claimed = store.claim_due(now, 60_000, 10).await.unwrap();
+        let claimed = outbox.claim_due(now, 60_000, 10).await.unwrap();
         assert_eq!(claimed.len(), 4, "{}", backend.name);
-        store
+        outbox
             .mark_delivered(&claimed[0].id, now - 10_000)
             .await
             .unwrap();
-        store.mark_delivered(&claimed[1].id, now).await.unwrap();
-        store.mark_dead(&claimed[2].id, "gone").await.unwrap();
+        outbox.mark_delivered(&claimed[1].id, now).await.unwrap();
+        outbox.mark_dead(&claimed[2].id, "gone").await.unwrap();
         // claimed[3] stays pending (leased).
         let conversation = store
             .create(&acme, CustomerAttributes::default(), TokenHash::of("t"))
@@ -678,10 +714,10 @@ async fn pruning_forgets_old_deliveries_and_inbound_ids_but_never_pending_or_dea
             .unwrap();
 
         // Only the delivery older than the cutoff goes; the inbound id is newer than its cutoff.
-        let pruned = store.prune(now - 5_000, now - 60_000).await.unwrap();
+        let pruned = outbox.prune(now - 5_000, now - 60_000).await.unwrap();
         assert_eq!(pruned.delivered_events, 1, "{}", backend.name);
         assert_eq!(pruned.inbound_ids, 0);
-        let left: Vec<_> = store
+        let left: Vec<_> = outbox
             .outbox(&acme)
             .await
             .unwrap()
@@ -702,7 +738,7 @@ async fn pruning_forgets_old_deliveries_and_inbound_ids_but_never_pending_or_dea
         );
 
         // Everything old enough: the remaining delivery and the inbound id; pending and dead stay.
-        let pruned = store.prune(now + 60_000, now + 60_000).await.unwrap();
+        let pruned = outbox.prune(now + 60_000, now + 60_000).await.unwrap();
         assert_eq!(
             pruned,
             fathom_conversations::Pruned {
@@ -710,7 +746,7 @@ async fn pruning_forgets_old_deliveries_and_inbound_ids_but_never_pending_or_dea
                 inbound_ids: 1
             }
         );
-        let statuses: Vec<_> = store
+        let statuses: Vec<_> = outbox
             .outbox(&acme)
             .await
             .unwrap()
@@ -731,11 +767,144 @@ async fn pruning_forgets_old_deliveries_and_inbound_ids_but_never_pending_or_dea
         );
         // Applied again, the id is remembered again (and only it is left to prune).
         assert_eq!(
-            store.prune(now + 60_000, now + 60_000).await.unwrap(),
+            outbox.prune(now + 60_000, now + 60_000).await.unwrap(),
             fathom_conversations::Pruned {
                 delivered_events: 0,
                 inbound_ids: 1
             }
+        );
+    }
+}
+
+/// Several deliverers (gateways) claiming from one store at once: every event is delivered
+/// exactly once, and each conversation's events in the order they were written.
+#[tokio::test]
+async fn concurrent_claimers_deliver_every_event_once_and_each_conversation_in_order() {
+    for backend in backends().await {
+        let acme = workspace("acme");
+        let mut written = Vec::new();
+        for _ in 0..6 {
+            let id = conversation_with_events(
+                &backend.store,
+                &acme,
+                &[
+                    "conversation.handoff",
+                    "conversation.message",
+                    "conversation.resolved",
+                ],
+            )
+            .await;
+            written.push(id);
+        }
+        let delivered = Arc::new(std::sync::Mutex::new(Vec::<(ConversationId, String)>::new()));
+        let mut claimers = Vec::new();
+        for _ in 0..4 {
+            let outbox = Arc::clone(&backend.outbox);
+            let delivered = Arc::clone(&delivered);
+            claimers.push(tokio::spawn(async move {
+                let mut idle_passes = 0;
+                while idle_passes < 20 {
+                    let now = fathom_conversations::now_ms();
+                    let claimed = outbox.claim_due(now, 60_000, 3).await.unwrap();
+                    if claimed.is_empty() {
+                        idle_passes += 1;
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
+                    idle_passes = 0;
+                    for event in claimed {
+                        delivered
+                            .lock()
+                            .unwrap()
+                            .push((event.conversation_id, event.id.clone()));
+                        outbox.mark_delivered(&event.id, now).await.unwrap();
+                    }
+                }
+            }));
+        }
+        for claimer in claimers {
+            claimer.await.unwrap();
+        }
+        let delivered = delivered.lock().unwrap().clone();
+        let events = backend.outbox.outbox(&acme).await.unwrap();
+        assert_eq!(
+            delivered.len(),
+            events.len(),
+            "{}: each event once",
+            backend.name
+        );
+        assert!(events
+            .iter()
+            .all(|e| e.status == OutboxStatus::Delivered && e.attempts == 1));
+        for id in written {
+            let in_written_order: Vec<&str> = events
+                .iter()
+                .filter(|e| e.conversation_id == id)
+                .map(|e| e.id.as_str())
+                .collect();
+            let in_delivered_order: Vec<&str> = delivered
+                .iter()
+                .filter(|(conversation, _)| *conversation == id)
+                .map(|(_, event)| event.as_str())
+                .collect();
+            assert_eq!(in_delivered_order, in_written_order, "{}", backend.name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn committed_changes_are_announced_and_refused_ones_are_not() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let acme = workspace("acme");
+        let conversation = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("t"))
+            .await
+            .unwrap();
+        let mut notices = store.changes().subscribe();
+        let refused = store
+            .apply(
+                &acme,
+                conversation.id,
+                Change {
+                    messages: vec![NewMessage::agent("hi", None)],
+                    expect_states: vec![ConversationState::Human],
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert!(refused.is_err());
+        store
+            .apply(
+                &acme,
+                conversation.id,
+                Change {
+                    messages: vec![NewMessage::customer("hello")],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let notice = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                match notices.recv().await.unwrap() {
+                    ChangeNotice::Missed => continue,
+                    notice => return notice,
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{}: no notice", backend.name));
+        assert_eq!(
+            notice,
+            ChangeNotice::Changed(conversation.id),
+            "{}",
+            backend.name
+        );
+        assert!(
+            matches!(notices.try_recv(), Err(_) | Ok(ChangeNotice::Missed)),
+            "{}: the refused change is not announced",
+            backend.name
         );
     }
 }

@@ -3,6 +3,7 @@
 
 mod backends;
 mod commands;
+mod database;
 mod output;
 mod settings;
 
@@ -42,6 +43,8 @@ enum Command {
     Calibrate(commands::calibrate::CalibrateArgs),
     /// Fit the answerability models on eval sets, leave-one-set-out (dump signals, then fit).
     Answerability(commands::answerability::AnswerabilityArgs),
+    /// Copy the conversations of a SQLite store into Postgres (to run several gateways).
+    MigrateStore(commands::migrate_store::MigrateStoreArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +72,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => commands::serve::run(&cli.settings, args).await,
             Command::Calibrate(args) => commands::calibrate::run(&cli.settings, args).await,
             Command::Answerability(args) => commands::answerability::run(&cli.settings, args).await,
+            Command::MigrateStore(args) => commands::migrate_store::run(&cli.settings, args).await,
         }
     });
     match result {

@@ -5,88 +5,17 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{
-    bearer, free_address, ingest, request, spawn_server, wait_until, write_articles,
-    write_gateway_config,
+    bearer, free_address, ingest, request, spawn_receiver, spawn_server, wait_until,
+    write_articles, write_gateway_config, SECRET,
 };
-use fathom_gateway::signing::SignedHeaders;
-use fathom_gateway::WebhookSecret;
 use serde_json::json;
 use tempfile::TempDir;
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ADMIN_KEY: &str = "acme-admin-key-0123456789";
-
-#[derive(Default)]
-struct Received {
-    /// Every delivery: (webhook-id, signature valid).
-    deliveries: Vec<(String, bool)>,
-    processed: Vec<String>,
-}
-
-/// A helpdesk that verifies signatures and deduplicates by webhook-id.
-fn spawn_receiver(listener: TcpListener) -> Arc<Mutex<Received>> {
-    let received = Arc::new(Mutex::new(Received::default()));
-    let state = Arc::clone(&received);
-    let secret = WebhookSecret::parse(SECRET).unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut headers = Vec::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.trim_end().split_once(':') {
-                    headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
-                }
-            }
-            let header = |name: &str| {
-                headers
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default()
-            };
-            let length: usize = header("content-length").parse().unwrap_or(0);
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let (id, timestamp, signature) = (
-                header("webhook-id"),
-                header("webhook-timestamp"),
-                header("webhook-signature"),
-            );
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs() as i64;
-            let valid = SignedHeaders {
-                id: &id,
-                timestamp: &timestamp,
-                signature: &signature,
-            }
-            .verify(&[&secret], &body, now)
-            .is_ok();
-            {
-                let mut state = state.lock().unwrap();
-                state.deliveries.push((id.clone(), valid));
-                if valid && !state.processed.contains(&id) {
-                    state.processed.push(id);
-                }
-            }
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    received
-}
 
 /// A temporary folder whose data dir holds one password article in each of `workspaces`.
 fn password_article_in(workspaces: &[&str]) -> (TempDir, std::path::PathBuf) {

@@ -5,6 +5,13 @@
 //!
 //! `target/debug/examples/load [conversations=100] [seconds=10] [messages per conversation=1] [offered msg/s]`
 //! after `cargo build --workspace --all-targets` (a release build is faster still).
+//!
+//! - `FATHOM_LOAD_DATABASE=postgres://…`: the in-process gateway keeps conversations there
+//!   instead of a temporary SQLite file;
+//! - `FATHOM_LOAD_TARGETS=http://127.0.0.1:8081,http://127.0.0.1:8082`: no in-process gateway;
+//!   the conversations go round-robin to these running gateways (`fathom serve` with workspace
+//!   `bench`, e.g. on one Postgres), each conversation staying on one;
+//! - `FATHOM_LOAD_PIDS=123,456`: sample those processes' resident memory every 5 s of the run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fathom_answer::{AnswerConfig, AnswerEngine};
-use fathom_conversations::{ConversationStore, SqliteStore};
+use fathom_conversations::{Database, PostgresOptions};
 use fathom_core::{SparseEmbedder, VectorStore, WorkspaceId};
 use fathom_embed::Bm25Embedder;
 use fathom_gateway::{Application, Dependencies, GatewayConfig, RateLimits, WorkspaceConfig};
@@ -34,7 +41,12 @@ const QUESTIONS: &[&str] = &[
 ];
 
 fn resident_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    resident_kib_of("/proc/self/status")
+}
+
+/// `VmRSS` of a `/proc/<pid>/status` file, in KiB.
+fn resident_kib_of(status_file: &str) -> u64 {
+    std::fs::read_to_string(status_file)
         .ok()
         .and_then(|status| {
             status
@@ -59,69 +71,27 @@ async fn main() {
     // own queue). Without it every customer sends again the moment it gets a reply.
     let rate: Option<f64> = args.next().and_then(|a| a.parse().ok());
     let interval = rate.map(|r| Duration::from_secs_f64(conversations as f64 / r));
-    let dir = tempfile::TempDir::new().unwrap();
-    let knowledge = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knowledge");
-    let store: Arc<dyn VectorStore> =
-        Arc::new(EdgeStore::open(&dir.path().join("qdrant"), EdgeStoreConfig::default()).unwrap());
-    let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::english());
-    let workspace = WorkspaceId::parse("bench").unwrap();
-    let backends = SyncBackends {
-        store: store.clone(),
-        dense: None,
-        sparse: sparse.clone(),
+    let targets: Vec<String> = std::env::var("FATHOM_LOAD_TARGETS")
+        .map(|t| {
+            t.split(',')
+                .map(|u| u.trim_end_matches('/').to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let pids: Vec<u32> = std::env::var("FATHOM_LOAD_PIDS")
+        .map(|p| p.split(',').filter_map(|p| p.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    let (bases, in_process) = if targets.is_empty() {
+        let (base, stop, server, dir) = start_gateway().await;
+        (vec![base], Some((stop, server, dir)))
+    } else {
+        (targets, None)
     };
-    let options = SyncOptions {
-        workspace: workspace.clone(),
-        chunker: Default::default(),
-        limits: Default::default(),
-        batch_size: 64,
-        manifest_path: dir.path().join("manifest.json"),
-    };
-    sync_folder(&knowledge, &backends, &options, &|_| {})
-        .await
-        .unwrap();
-    let engine = Arc::new(AnswerEngine::new(
-        Retriever::new(store, None, sparse, RetrieverConfig::default()),
-        AnswerConfig::default(),
-        None,
-    ));
-    let conversation_store: Arc<dyn ConversationStore> =
-        Arc::new(SqliteStore::open(&dir.path().join("conversations.sqlite")).unwrap());
-    let mut config = GatewayConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        // Every simulated customer comes from 127.0.0.1: one client to the per-client limits.
-        rate_limits: RateLimits {
-            customer_per_minute: 1_000_000,
-            workspace_per_second: 1_000_000,
-            client_per_second: 1_000_000,
-            client_burst: 1_000_000,
-            client_conversations_per_minute: 1_000_000,
-        },
-        ..Default::default()
-    };
-    config.workspaces.insert(
-        workspace.clone(),
-        WorkspaceConfig::new("bench-admin-key-0123456789"),
-    );
-    let application = Application::build(
-        config,
-        Dependencies {
-            engine,
-            store: conversation_store,
-            knowledge: None,
-        },
-    )
-    .await
-    .unwrap();
-    let base = format!("http://{}", application.address());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until_stopped(async {
-        let _ = stopped.await;
-    }));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(conversations)
         .build()
         .unwrap();
+    let sampling = tokio::spawn(sample_memory(pids.clone()));
 
     let before = resident_kib();
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -129,7 +99,7 @@ async fn main() {
     let mut tasks = Vec::new();
     for index in 0..conversations {
         let client = client.clone();
-        let base = base.clone();
+        let base = bases[index % bases.len()].clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut statuses = BTreeMap::<u16, usize>::new();
@@ -187,13 +157,27 @@ async fn main() {
         }
     }
     let elapsed = began.elapsed().as_secs_f64();
+    sampling.abort();
     latencies.sort();
     let percentile =
         |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     let after = resident_kib();
+    println!(
+        "{conversations} concurrent conversations on {} gateway(s), {per_conversation} message(s) each, {seconds} s, offered {}: {} messages, {:.0} msg/s, p50 {:.1} ms, p99 {:.1} ms, statuses {statuses:?}",
+        bases.len(),
+        rate.map_or("as fast as replies come".to_string(), |r| format!("{r} msg/s")),
+        latencies.len(),
+        latencies.len() as f64 / elapsed,
+        percentile(0.50).as_secs_f64() * 1000.0,
+        percentile(0.99).as_secs_f64() * 1000.0,
+    );
+    let Some((stop, server, _dir)) = in_process else {
+        return;
+    };
 
-    // Memory of open conversations: idle ones cost rows in SQLite, not RAM; measure RSS across
-    // many more.
+    // Memory of open conversations: idle ones cost rows in the store, not RAM; measure RSS
+    // across many more.
+    let base = &bases[0];
     let extra = 5_000;
     let before_many = resident_kib();
     for _ in 0..extra {
@@ -208,14 +192,6 @@ async fn main() {
     }
     let after_many = resident_kib();
     println!(
-        "{conversations} concurrent conversations, {per_conversation} message(s) each, {seconds} s, offered {}: {} messages, {:.0} msg/s, p50 {:.1} ms, p99 {:.1} ms, statuses {statuses:?}",
-        rate.map_or("as fast as replies come".to_string(), |r| format!("{r} msg/s")),
-        latencies.len(),
-        latencies.len() as f64 / elapsed,
-        percentile(0.50).as_secs_f64() * 1000.0,
-        percentile(0.99).as_secs_f64() * 1000.0,
-    );
-    println!(
         "resident memory: {} MiB before the run, {} MiB after; {extra} more conversations: +{:.2} KiB each",
         before / 1024,
         after / 1024,
@@ -223,4 +199,108 @@ async fn main() {
     );
     let _ = stop.send(());
     let _ = server.await;
+}
+
+/// Print the resident memory of `pids` every 5 s (first, then each sample).
+async fn sample_memory(pids: Vec<u32>) {
+    if pids.is_empty() {
+        return;
+    }
+    let started = Instant::now();
+    loop {
+        let samples: Vec<String> = pids
+            .iter()
+            .map(|pid| {
+                format!(
+                    "{pid}: {} MiB",
+                    resident_kib_of(&format!("/proc/{pid}/status")) / 1024
+                )
+            })
+            .collect();
+        println!(
+            "t={:>4} s  {}",
+            started.elapsed().as_secs(),
+            samples.join(", ")
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+/// The in-process gateway: the engine over `knowledge/`, conversations in a temporary SQLite
+/// file or in `FATHOM_LOAD_DATABASE`. Returns its base URL, a stop switch, the server task and
+/// the folder to keep alive.
+async fn start_gateway() -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let knowledge = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../knowledge");
+    let store: Arc<dyn VectorStore> =
+        Arc::new(EdgeStore::open(&dir.path().join("qdrant"), EdgeStoreConfig::default()).unwrap());
+    let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::english());
+    let workspace = WorkspaceId::parse("bench").unwrap();
+    let backends = SyncBackends {
+        store: store.clone(),
+        dense: None,
+        sparse: sparse.clone(),
+    };
+    let options = SyncOptions {
+        workspace: workspace.clone(),
+        chunker: Default::default(),
+        limits: Default::default(),
+        batch_size: 64,
+        manifest_path: dir.path().join("manifest.json"),
+    };
+    sync_folder(&knowledge, &backends, &options, &|_| {})
+        .await
+        .unwrap();
+    let engine = Arc::new(AnswerEngine::new(
+        Retriever::new(store, None, sparse, RetrieverConfig::default()),
+        AnswerConfig::default(),
+        None,
+    ));
+    let database: Database = std::env::var("FATHOM_LOAD_DATABASE")
+        .unwrap_or_else(|_| {
+            dir.path()
+                .join("conversations.sqlite")
+                .display()
+                .to_string()
+        })
+        .parse()
+        .unwrap();
+    let stores = database.open(PostgresOptions::default()).await.unwrap();
+    let mut config = GatewayConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        // Every simulated customer comes from 127.0.0.1: one client to the per-client limits.
+        rate_limits: RateLimits {
+            customer_per_minute: 1_000_000,
+            workspace_per_second: 1_000_000,
+            client_per_second: 1_000_000,
+            client_burst: 1_000_000,
+            client_conversations_per_minute: 1_000_000,
+        },
+        ..Default::default()
+    };
+    config.workspaces.insert(
+        workspace.clone(),
+        WorkspaceConfig::new("bench-admin-key-0123456789"),
+    );
+    let application = Application::build(
+        config,
+        Dependencies {
+            engine,
+            stores,
+            knowledge: None,
+        },
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", application.address());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    (base, stop, server, dir)
 }

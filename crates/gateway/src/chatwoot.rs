@@ -244,7 +244,7 @@ pub async fn inbound(state: AppState, headers: HeaderMap, body: Bytes) -> ApiRes
                 _ => return ignored("status not handled"),
             };
             let Some(id) = state
-                .store
+                .links
                 .find_external(workspace, ADAPTER, &external_id)
                 .await?
             else {
@@ -358,7 +358,7 @@ async fn conversation_for(
     external_id: &str,
 ) -> ApiResult<StoredConversation> {
     if let Some(id) = state
-        .store
+        .links
         .find_external(workspace, ADAPTER, external_id)
         .await?
     {
@@ -388,7 +388,7 @@ async fn conversation_for(
         .create(workspace, customer, TokenHash::of(&format!("{token:?}")))
         .await?;
     let linked = state
-        .store
+        .links
         .link_external(workspace, ADAPTER, external_id, created.id)
         .await?;
     state

@@ -17,8 +17,7 @@
 //! closed or marked duplicate resolves or closes the conversation.
 
 use fathom_conversations::{
-    Change, ConversationId, ConversationState, ConversationStore, NewMessage, OutboxEvent,
-    StoreError,
+    Change, ConversationId, ConversationState, HelpdeskLinks, NewMessage, OutboxEvent, StoreError,
 };
 use fathom_core::WorkspaceId;
 use http::{HeaderMap, StatusCode};
@@ -29,10 +28,8 @@ use crate::config::DjangoHelpdeskConfig;
 use crate::error::{json_response, ApiError, ApiResult};
 use crate::json::parse;
 use crate::outbox::Attempt;
-use crate::routes::customer::publish_messages;
 use crate::state::AppState;
 use crate::telemetry;
-use crate::views::LiveEvent;
 
 /// The adapter's name in `/v1/helpdesk/{adapter}/events` and in the conversation links.
 pub const ADAPTER: &str = "django-helpdesk";
@@ -90,7 +87,7 @@ fn failed(error: impl Into<String>) -> Attempt {
 /// Deliver one of the workspace's `conversation.*` events to django-helpdesk.
 pub(crate) async fn deliver(
     http: &reqwest::Client,
-    store: &dyn ConversationStore,
+    links: &dyn HelpdeskLinks,
     helpdesk: &DjangoHelpdeskConfig,
     event: &OutboxEvent,
 ) -> Attempt {
@@ -101,7 +98,7 @@ pub(crate) async fn deliver(
     else {
         return failed("malformed event: no conversation_id");
     };
-    let ticket = match store
+    let ticket = match links
         .external_id_of(&event.workspace, ADAPTER, conversation)
         .await
     {
@@ -110,7 +107,7 @@ pub(crate) async fn deliver(
     };
     match (event.event_type.as_str(), ticket) {
         (crate::events::HANDOFF, None) => {
-            create_ticket(http, store, helpdesk, &event.workspace, conversation, data).await
+            create_ticket(http, links, helpdesk, &event.workspace, conversation, data).await
         }
         // Handed off again (it was given back to the bot in between): the same ticket.
         (crate::events::HANDOFF, Some(ticket)) => {
@@ -139,7 +136,7 @@ pub(crate) async fn deliver(
 
 async fn create_ticket(
     http: &reqwest::Client,
-    store: &dyn ConversationStore,
+    links: &dyn HelpdeskLinks,
     helpdesk: &DjangoHelpdeskConfig,
     workspace: &WorkspaceId,
     conversation: ConversationId,
@@ -172,7 +169,7 @@ async fn create_ticket(
     };
     // Between the POST and this link a crash would create a second ticket on the retry: the
     // API offers nothing to look a ticket up by, and the window is one local write.
-    match store
+    match links
         .link_external(workspace, ADAPTER, &ticket.to_string(), conversation)
         .await
     {
@@ -446,7 +443,7 @@ pub async fn inbound(
     let webhook: FollowupWebhook = parse(body)?;
     let ticket = &webhook.ticket;
     let Some(id) = state
-        .store
+        .links
         .find_external(workspace, ADAPTER, &ticket.id.to_string())
         .await?
     else {
@@ -481,7 +478,6 @@ pub async fn inbound(
             Ok(applied) if applied.duplicate => {}
             Ok(applied) => {
                 applied_count += 1;
-                publish_messages(&state, &applied);
                 current = applied.conversation;
             }
             // A closed conversation takes no more messages; the ticket may go on without it.
@@ -507,14 +503,6 @@ pub async fn inbound(
             Err(StoreError::StateConflict { .. }) => {}
             Err(error) => return Err(error.into()),
         }
-    }
-    if current.state != before.state {
-        state.live.publish(
-            id,
-            LiveEvent::State {
-                state: current.state,
-            },
-        );
     }
     let status = if applied_count > 0 || current.state != before.state {
         "applied"

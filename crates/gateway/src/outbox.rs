@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fathom_conversations::{now_ms, ConversationStore, OutboxEvent, Pruned, StoreError};
+use fathom_conversations::{now_ms, OutboxEvent, OutboxStore, Pruned, StoreError};
 use futures::StreamExt;
 use http::StatusCode;
 use rand::Rng;
@@ -28,7 +28,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone)]
 pub struct OutboxWorker {
-    store: Arc<dyn ConversationStore>,
+    store: Arc<dyn OutboxStore>,
     config: Arc<GatewayConfig>,
     wake: Arc<Notify>,
     http: reqwest::Client,
@@ -98,7 +98,7 @@ impl OutboxWorker {
             .build()
             .unwrap_or_default();
         Self {
-            store: Arc::clone(&state.store),
+            store: Arc::clone(&state.outbox),
             config: Arc::clone(&state.config),
             wake: Arc::clone(&state.outbox_wake),
             http,
@@ -251,8 +251,13 @@ impl OutboxWorker {
                 crate::chatwoot::deliver(&self.http, chatwoot, &event.payload).await
             }
             Destination::DjangoHelpdesk(helpdesk) => {
-                crate::django_helpdesk::deliver(&self.http, self.store.as_ref(), helpdesk, &event)
-                    .await
+                crate::django_helpdesk::deliver(
+                    &self.http,
+                    self.state.links.as_ref(),
+                    helpdesk,
+                    &event,
+                )
+                .await
             }
         };
         match outcome {

@@ -58,6 +58,7 @@ impl Application {
     ) -> std::io::Result<()> {
         let grace = self.state.config.shutdown_grace;
         let (stop_worker, worker_stopped) = watch::channel(false);
+        let live = crate::live::follow_changes(self.state.clone(), worker_stopped.clone());
         let worker = OutboxWorker::new(self.state.clone()).run(worker_stopped);
         let shutting_down = self.state.shutting_down.clone();
         let shutdown = async move {
@@ -70,7 +71,7 @@ impl Application {
             serve(self.listener, router(self.state), limits, shutdown, grace).await;
             let _ = stop_worker.send(true);
         };
-        tokio::join!(server, worker);
+        tokio::join!(server, worker, live);
         tracing::info!("gateway stopped");
         Ok(())
     }

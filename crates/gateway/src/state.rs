@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use fathom_answer::AnswerEngine;
-use fathom_conversations::ConversationStore;
+use fathom_conversations::{
+    ConversationReports, ConversationStore, HelpdeskLinks, OutboxStore, Stores,
+};
 use fathom_core::WorkspaceId;
 use fathom_ingest::sync::SyncBackends;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -38,7 +40,8 @@ impl std::fmt::Debug for Knowledge {
 #[derive(Debug, Clone)]
 pub struct Dependencies {
     pub engine: Arc<AnswerEngine>,
-    pub store: Arc<dyn ConversationStore>,
+    /// The conversation database, each part behind its trait.
+    pub stores: Stores,
     pub knowledge: Option<Knowledge>,
 }
 
@@ -48,6 +51,9 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 pub struct Inner {
     pub store: Arc<dyn ConversationStore>,
+    pub reports: Arc<dyn ConversationReports>,
+    pub outbox: Arc<dyn OutboxStore>,
+    pub links: Arc<dyn HelpdeskLinks>,
     pub engine: Arc<AnswerEngine>,
     pub config: Arc<GatewayConfig>,
     pub knowledge: Option<Knowledge>,
@@ -85,7 +91,10 @@ impl AppState {
             })
             .collect();
         Self(Arc::new(Inner {
-            store: dependencies.store,
+            store: dependencies.stores.conversations,
+            reports: dependencies.stores.reports,
+            outbox: dependencies.stores.outbox,
+            links: dependencies.stores.links,
             engine: dependencies.engine,
             knowledge: dependencies.knowledge,
             limiters: Limiters::new(&config.rate_limits),

@@ -1,15 +1,15 @@
 //! `fathom eval-retrieval <SET>`: retrieval quality on an eval set, per retrieval mode.
 //! `fathom eval <SET>`: the whole answer engine on an eval set: terminal summary, JSON and HTML
 //! reports, comparison with a baseline report, and gates for CI.
-//! `fathom eval --replay <conversations.sqlite>`: recorded conversations through the engine as it
-//! is now, compared with what was recorded.
+//! `fathom eval --replay <DATABASE>`: recorded conversations (SQLite or Postgres) through the
+//! engine as it is now, compared with what was recorded.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use fathom_conversations::{ConversationStore, SqliteStore};
+use fathom_conversations::Database;
 use fathom_core::{RetrievalMode, WorkspaceId};
 use fathom_evals::{evaluate_retrieval, replay, EvalSet, Pricing, Rate, Report, RetrievalMetrics};
 use fathom_ingest::sync::sync_folder;
@@ -172,15 +172,15 @@ pub struct EvalArgs {
     /// Eval-set folder: `articles/*.md` and `cases.jsonl` (see evals/README.md).
     #[arg(required_unless_present = "replay")]
     pub set: Option<PathBuf>,
-    /// Instead of a set: replay the conversations recorded in this conversation store (e.g.
-    /// `data/conversations.sqlite`) through the engine as configured now, on the workspace's
-    /// current index, and compare with what was recorded.
+    /// Instead of a set: replay the conversations recorded in this conversation store (a SQLite
+    /// file such as `data/conversations.sqlite`, or `postgres://…`) through the engine as
+    /// configured now, on the workspace's current index, and compare with what was recorded.
     #[arg(
         long,
-        value_name = "CONVERSATIONS.SQLITE",
+        value_name = "DATABASE",
         conflicts_with_all = ["set", "html", "baseline", "limit", "min_resolution", "max_false_resolution", "min_clarify"]
     )]
-    pub replay: Option<PathBuf>,
+    pub replay: Option<Database>,
     /// With --replay: the workspace whose conversations are replayed [default: default].
     #[arg(long, requires = "replay")]
     pub workspace: Option<WorkspaceId>,
@@ -237,7 +237,7 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
     let set_path = args
         .set
         .as_ref()
-        .context("give an eval-set folder, or --replay <conversations.sqlite>")?;
+        .context("give an eval-set folder, or --replay <conversations.sqlite | postgres://…>")?;
     for (flag, bound) in [
         ("--min-resolution", args.min_resolution),
         ("--max-false-resolution", args.max_false_resolution),
@@ -329,26 +329,29 @@ fn engine_mode(settings: &Settings) -> String {
 async fn run_replay(
     settings: &Settings,
     args: &EvalArgs,
-    store_path: &Path,
+    database: &Database,
 ) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        store_path.is_file(),
-        "no conversation store at {} (`fathom serve` keeps it at <data-dir>/conversations.sqlite)",
-        store_path.display()
-    );
+    if let Database::Sqlite(path) = database {
+        anyhow::ensure!(
+            path.is_file(),
+            "no conversation store at {} (`fathom serve` keeps it at <data-dir>/conversations.sqlite)",
+            path.display()
+        );
+    }
     let workspace = match &args.workspace {
         Some(workspace) => workspace.clone(),
         None => WorkspaceId::parse("default")?,
     };
-    let store = SqliteStore::open(store_path)
-        .with_context(|| format!("opening the conversation store {}", store_path.display()))?;
+    let stores =
+        crate::database::open(database, fathom_conversations::PostgresOptions::default()).await?;
     let since_ms = args.days.map_or(0, |days| {
         fathom_conversations::now_ms() - i64::from(days) * 24 * 60 * 60 * 1000
     });
-    let activity = store
+    let activity = stores
+        .reports
         .activity(&workspace, since_ms, args.last.unwrap_or(usize::MAX))
         .await
-        .with_context(|| format!("reading conversations from {}", store_path.display()))?;
+        .with_context(|| format!("reading conversations from {database}"))?;
 
     let backends = Backends::open(settings).await?;
     let engine = backends.answer_engine(settings)?;
@@ -363,7 +366,7 @@ async fn run_replay(
         rows,
     );
 
-    print_replay(&report, store_path);
+    print_replay(&report, database);
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -372,10 +375,10 @@ async fn run_replay(
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_replay(report: &replay::ReplayReport, store: &Path) {
+fn print_replay(report: &replay::ReplayReport, store: &Database) {
     println!(
         "replay of {} ({}, threshold {:.3}): {} messages with a bot reply in {} conversations of workspace {}",
-        store.display(),
+        store,
         report.mode,
         report.threshold,
         report.messages,

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod calibrate;
 pub mod eval;
 pub mod ingest;
+pub mod migrate_store;
 pub mod search;
 pub mod serve;
 pub mod status;

@@ -1,6 +1,6 @@
 //! `fathom serve`: the gateway (customer chat API, helpdesk handoff, admin API) on `--addr`,
 //! answering with the same engine as `fathom ask` and keeping conversations in SQLite under the
-//! data folder.
+//! data folder, or in a Postgres database that several gateways share (`--database`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use fathom_conversations::{ConversationStore, SqliteStore};
 use fathom_core::WorkspaceId;
 use fathom_gateway::{
     Application, Dependencies, GatewayConfig, Knowledge, WebhookEndpoint, WebhookSecret,
@@ -17,6 +16,7 @@ use fathom_gateway::{
 };
 
 use crate::backends::Backends;
+use crate::database::DatabaseArgs;
 use crate::settings::Settings;
 
 #[derive(Debug, Args)]
@@ -28,9 +28,8 @@ pub struct ServeArgs {
     /// limits, outbox. See docs/gateway.md.
     #[arg(long, env = "FATHOM_GATEWAY_CONFIG")]
     pub config: Option<PathBuf>,
-    /// SQLite file for conversations (default: <data-dir>/conversations.sqlite).
-    #[arg(long, env = "FATHOM_DATABASE")]
-    pub database: Option<PathBuf>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     /// A workspace configured by flags (in addition to, or replacing, the file's).
     #[arg(long, short, env = "FATHOM_WORKSPACE", default_value = "default")]
     pub workspace: WorkspaceId,
@@ -115,21 +114,14 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCod
             .answer_engine(settings)?
             .with_workspace_min_confidence(thresholds),
     );
-    let database = args
-        .database
-        .clone()
-        .unwrap_or_else(|| settings.data_dir.join("conversations.sqlite"));
-    let store: Arc<dyn ConversationStore> = Arc::new(
-        SqliteStore::open(&database)
-            .with_context(|| format!("opening the conversation store {}", database.display()))?,
-    );
+    let (database, stores) = args.database.open(settings).await?;
     let workspaces: Vec<String> = config.workspaces.keys().map(|w| w.to_string()).collect();
     let addr = config.addr;
     let application = Application::build(
         config,
         Dependencies {
             engine,
-            store,
+            stores,
             knowledge: Some(Knowledge {
                 backends: backends.sync.clone(),
                 data_dir: settings.data_dir.clone(),
@@ -142,7 +134,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCod
         "fathom gateway listening on http://{} (workspaces: {}; conversations in {})",
         application.address(),
         workspaces.join(", "),
-        database.display()
+        database
     );
     application
         .run_until_stopped(fathom_gateway::startup::shutdown_signal())

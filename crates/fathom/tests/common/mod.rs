@@ -5,12 +5,15 @@
 //! Each test file is its own crate and uses only some of this, hence the `allow(dead_code)`.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fathom_gateway::signing::SignedHeaders;
+use fathom_gateway::WebhookSecret;
 use serde_json::Value;
 
 /// How long `fathom serve` (or a helper server) may take to listen.
@@ -329,4 +332,73 @@ pub fn browser_prerequisites(root: &Path, test: &str) -> PathBuf {
         "{test} needs Node.js (node) on PATH"
     );
     chromium
+}
+
+/// The signing secret of the helpdesk tests' outbound webhooks.
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+#[derive(Default)]
+pub struct Received {
+    /// Every delivery: (webhook-id, signature valid).
+    pub deliveries: Vec<(String, bool)>,
+    pub processed: Vec<String>,
+}
+
+/// A helpdesk on `listener` that verifies [`SECRET`]'s signatures and deduplicates by webhook-id.
+pub fn spawn_receiver(listener: TcpListener) -> Arc<Mutex<Received>> {
+    let received = Arc::new(Mutex::new(Received::default()));
+    let state = Arc::clone(&received);
+    let secret = WebhookSecret::parse(SECRET).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut headers = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.trim_end().split_once(':') {
+                    headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+                }
+            }
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let length: usize = header("content-length").parse().unwrap_or(0);
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let (id, timestamp, signature) = (
+                header("webhook-id"),
+                header("webhook-timestamp"),
+                header("webhook-signature"),
+            );
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            let valid = SignedHeaders {
+                id: &id,
+                timestamp: &timestamp,
+                signature: &signature,
+            }
+            .verify(&[&secret], &body, now)
+            .is_ok();
+            {
+                let mut state = state.lock().unwrap();
+                state.deliveries.push((id.clone(), valid));
+                if valid && !state.processed.contains(&id) {
+                    state.processed.push(id);
+                }
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    received
 }

@@ -125,7 +125,7 @@ pub async fn get_conversation(
 )]
 pub async fn stats(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
     let workspace = authorize(&state, &headers)?;
-    let stats = state.store.stats(&workspace).await?;
+    let stats = state.reports.stats(&workspace).await?;
     Ok(json_response(StatusCode::OK, &stats))
 }
 
@@ -169,7 +169,7 @@ impl From<&OutboxEvent> for OutboxEventView {
 )]
 pub async fn outbox(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
     let workspace = authorize(&state, &headers)?;
-    let events = state.store.outbox(&workspace).await?;
+    let events = state.outbox.outbox(&workspace).await?;
     Ok(json_response(
         StatusCode::OK,
         &OutboxView {

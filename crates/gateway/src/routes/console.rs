@@ -3,7 +3,7 @@
 //! the admin API:
 //!
 //! - `GET /v1/admin/console/summary`: the resolution rate (one definition,
-//!   [`fathom_conversations::insights::outcome`]) with its Wilson interval, handoffs by reason,
+//!   [`insights::outcome`]) with its Wilson interval, handoffs by reason,
 //!   feedback with comments, and the recent conversations;
 //! - `GET /v1/admin/console/questions`: handed-off and unanswered questions, grouped by shared
 //!   terms;
@@ -15,17 +15,18 @@
 //! The page holds no data: it asks for the key, keeps it in `sessionStorage` and sends it as
 //! `Authorization: Bearer` with every call. It writes every value with `textContent`.
 
+pub mod insights;
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use fathom_conversations::insights::{
-    self, ConversationActivity, FeedbackRecord, Outcome, ResolutionPolicy, ResolutionSummary,
-    GROUPING_METHOD, RESOLUTION_DEFINITION,
+use fathom_conversations::{
+    now_ms, ConversationActivity, ConversationId, ConversationState, FeedbackRecord, MessageRole,
+    Rating,
 };
-use fathom_conversations::{now_ms, ConversationId, ConversationState, MessageRole, Rating};
 use fathom_core::{DecisionKind, WorkspaceId};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,9 @@ use crate::path::PathParam;
 use crate::routes::admin::authorize;
 use crate::state::AppState;
 use crate::views::ConversationView;
+use insights::{
+    Outcome, ResolutionPolicy, ResolutionSummary, GROUPING_METHOD, RESOLUTION_DEFINITION,
+};
 
 const CONSOLE_HTML: &str = include_str!("../../assets/console.html");
 const CONSOLE_JS: &str = include_str!("../../assets/console.js");
@@ -170,7 +174,7 @@ async fn load(
     };
     let since_ms = days.map_or(0, |d| now.saturating_sub(i64::from(d) * 24 * 3600 * 1000));
     let limit = params.last.unwrap_or(MAX_CONVERSATIONS);
-    let activity = state.store.activity(workspace, since_ms, limit).await?;
+    let activity = state.reports.activity(workspace, since_ms, limit).await?;
     let window = WindowView {
         days,
         last: params.last,
@@ -554,7 +558,7 @@ pub async fn transcript(
         .await?
         .ok_or_else(ApiError::conversation_not_found)?;
     let messages = state.store.messages(id).await?;
-    let feedback = state.store.feedback(id).await?;
+    let feedback = state.reports.feedback(id).await?;
     let activity = ConversationActivity {
         conversation,
         messages,

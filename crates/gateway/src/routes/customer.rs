@@ -446,7 +446,7 @@ pub(crate) async fn record_decision(
     if !applied.event_ids.is_empty() {
         state.outbox_wake.notify_one();
     }
-    publish_outcome(state, &applied).map(Some)
+    message_outcome(&applied).map(Some)
 }
 
 /// A person has the conversation: store the message, tell the helpdesk, say nothing.
@@ -489,26 +489,13 @@ async fn store_silently(
     if !applied.event_ids.is_empty() {
         state.outbox_wake.notify_one();
     }
-    publish_outcome(state, &applied)
+    message_outcome(&applied)
 }
 
-/// Tell live listeners about the messages a change added.
-pub(crate) fn publish_messages(state: &AppState, applied: &Applied) -> Vec<MessageView> {
-    let views: Vec<MessageView> = applied.messages.iter().map(MessageView::from).collect();
-    for view in &views {
-        state.live.publish(
-            applied.conversation.id,
-            LiveEvent::Message {
-                message: view.clone(),
-            },
-        );
-    }
-    views
-}
-
-/// Publish the customer's message (and the bot's reply, if any) and shape the response.
-fn publish_outcome(state: &AppState, applied: &Applied) -> ApiResult<MessageOutcome> {
-    let mut views = publish_messages(state, applied).into_iter();
+/// The response to a customer's message: it (and the bot's reply, if any) as stored. Live
+/// followers hear of both through the store's change feed ([`crate::live`]).
+fn message_outcome(applied: &Applied) -> ApiResult<MessageOutcome> {
+    let mut views = applied.messages.iter().map(MessageView::from);
     let message = views
         .next()
         .ok_or_else(|| ApiError::internal("a message change stored no message"))?;
@@ -608,14 +595,6 @@ pub async fn post_feedback(
     if !applied.event_ids.is_empty() {
         state.outbox_wake.notify_one();
     }
-    if applied.conversation.state != conversation.state {
-        state.live.publish(
-            conversation.id,
-            LiveEvent::State {
-                state: applied.conversation.state,
-            },
-        );
-    }
     Ok(json_response(
         StatusCode::OK,
         &FeedbackRecorded {
@@ -639,7 +618,8 @@ pub async fn conversation_events(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let conversation = authorize(&state, &headers, &id).await?;
-    let receiver = state.live.subscribe(conversation.id);
+    let transcript = state.store.messages(conversation.id).await?;
+    let receiver = state.live.subscribe(&conversation, &transcript);
     let keep_alive = tokio::time::interval(Duration::from_secs(15));
     let mut shutting_down = state.shutting_down.subscribe();
     if *shutting_down.borrow_and_update() {

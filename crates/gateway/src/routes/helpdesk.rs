@@ -11,11 +11,10 @@ use serde::Deserialize;
 use crate::error::{json_response, ApiError, ApiResult};
 use crate::json::{parse, read_body};
 use crate::path::PathParam;
-use crate::routes::customer::publish_messages;
 use crate::signing::SignedHeaders;
 use crate::state::AppState;
 use crate::telemetry;
-use crate::views::{InboundAccepted, LiveEvent};
+use crate::views::InboundAccepted;
 
 /// The generic adapter's envelope (see `docs/webhooks.md`).
 #[derive(Debug, Deserialize)]
@@ -196,14 +195,6 @@ pub async fn inbound_event(
         "inbound helpdesk event"
     );
     let final_state = applied.conversation.state;
-    if !applied.duplicate {
-        publish_messages(&state, &applied);
-        if final_state != conversation.state {
-            state
-                .live
-                .publish(conversation.id, LiveEvent::State { state: final_state });
-        }
-    }
     Ok(json_response(
         StatusCode::OK,
         &InboundAccepted {

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use fathom_answer::{AnswerConfig, AnswerEngine};
-use fathom_conversations::{ConversationStore, SqliteStore};
+use fathom_conversations::{SqliteStore, Stores};
 use fathom_core::{SparseEmbedder, VectorStore, WorkspaceId};
 use fathom_embed::Bm25Embedder;
 use fathom_gateway::signing::{SignedHeaders, WebhookSecret};
@@ -159,7 +159,7 @@ pub fn fast_outbox() -> OutboxConfig {
 pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
-    pub store: Arc<dyn ConversationStore>,
+    pub stores: Stores,
     pub outbound_secret: WebhookSecret,
     pub inbound_secret: WebhookSecret,
     /// globex signs its inbound events with its own secret.
@@ -381,12 +381,12 @@ pub async fn start(
             (WorkspaceId::parse("globex").unwrap(), globex),
         ]),
     };
-    let store: Arc<dyn ConversationStore> = Arc::new(SqliteStore::open(&database).unwrap());
+    let stores = Stores::new(SqliteStore::open(&database).unwrap());
     let application = Application::build(
         config,
         Dependencies {
             engine: Arc::clone(&knowledge.engine),
-            store: Arc::clone(&store),
+            stores: stores.clone(),
             knowledge: Some(Knowledge {
                 backends: knowledge.sync.clone(),
                 data_dir: dir.path().to_path_buf(),
@@ -409,7 +409,7 @@ pub async fn start(
     TestApp {
         address,
         client: reqwest::Client::new(),
-        store,
+        stores,
         outbound_secret,
         inbound_secret,
         globex_inbound_secret,

@@ -178,7 +178,7 @@ async fn browsers_from_an_allowed_origin_may_call_the_customer_api_and_others_ma
 async fn graceful_shutdown_lets_the_request_in_flight_finish() {
     let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());
     let knowledge = std::sync::Arc::new(crate::helpers::knowledge(&dir).await);
-    let store: std::sync::Arc<dyn fathom_conversations::ConversationStore> = std::sync::Arc::new(
+    let stores = fathom_conversations::Stores::new(
         fathom_conversations::SqliteStore::open(&dir.path().join("c.sqlite")).unwrap(),
     );
     let mut config = fathom_gateway::GatewayConfig {
@@ -194,7 +194,7 @@ async fn graceful_shutdown_lets_the_request_in_flight_finish() {
         config,
         fathom_gateway::Dependencies {
             engine: knowledge.engine.clone(),
-            store,
+            stores,
             knowledge: None,
         },
     )

@@ -52,7 +52,7 @@ async fn events_written_while_the_helpdesk_is_down_are_all_delivered_exactly_onc
     let dir = Arc::clone(&first.dir);
     let database = first.database.clone();
     let secret = first.outbound_secret.clone();
-    drop(first.store);
+    drop(first.stores);
     let listener = TcpListener::bind(helpdesk).await.unwrap();
     // The first answer fails, to show retries after the restart are deduplicated too.
     let receiver = spawn_receiver_on(listener, &secret, vec![Reply::Status(500)]).await;

@@ -2,7 +2,7 @@
 //! resolution rate with its Wilson interval, and questions grouped by the terms they share.
 //!
 //! Pure functions over [`ConversationActivity`] (a conversation with its transcript and feedback,
-//! as [`crate::ConversationStore::activity`] returns it), so every rule is unit-tested here and the
+//! as [`fathom_conversations::ConversationReports::activity`] returns it), so every rule is unit-tested here and the
 //! console only displays the result.
 
 use std::collections::{BTreeMap, HashSet};
@@ -10,33 +10,9 @@ use std::collections::{BTreeMap, HashSet};
 use fathom_core::DecisionKind;
 use serde::Serialize;
 
-use crate::model::{
-    ConversationId, ConversationState, MessageRole, Rating, StoredConversation, StoredMessage,
+use fathom_conversations::{
+    ConversationActivity, ConversationState, MessageRole, Rating, StoredMessage,
 };
-
-/// One feedback entry as stored: a rating, a comment, or both.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FeedbackRecord {
-    pub conversation_id: ConversationId,
-    /// The bot message rated, if the customer rated one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_seq: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rating: Option<Rating>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-    pub created_at_ms: i64,
-}
-
-/// A conversation with everything that happened in it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConversationActivity {
-    pub conversation: StoredConversation,
-    /// Oldest first.
-    pub messages: Vec<StoredMessage>,
-    /// Oldest first.
-    pub feedback: Vec<FeedbackRecord>,
-}
 
 /// The definition the console prints next to the rate; keep it in step with [`outcome`].
 pub const RESOLUTION_DEFINITION: &str = "A conversation counts as resolved when the bot answered \
@@ -332,7 +308,9 @@ mod tests {
     use fathom_core::{CustomerAttributes, Reason, WorkspaceId};
 
     use super::*;
-    use crate::model::DecisionRecord;
+    use fathom_conversations::{
+        ConversationId, DecisionRecord, FeedbackRecord, StoredConversation,
+    };
 
     const HOUR: i64 = 3600 * 1000;
     const NOW: i64 = 1_000 * HOUR;
