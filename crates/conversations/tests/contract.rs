@@ -260,7 +260,7 @@ async fn the_same_inbound_delivery_applies_once() {
 
 #[tokio::test]
 async fn an_inbound_delivery_id_is_scoped_to_its_workspace() {
-    for backend in backends() {
+    for backend in backends().await {
         let store = &backend.store;
         let (alpha, beta) = (workspace("alpha"), workspace("beta"));
         let alphas = store

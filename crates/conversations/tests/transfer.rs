@@ -41,6 +41,7 @@ async fn a_sqlite_store_copied_into_postgres_reads_back_the_same() {
         citations: vec![],
         evidence_ids: vec![],
         summary: Some("wants a person".into()),
+        awaiting: None,
     };
     sqlite
         .apply(

@@ -79,7 +79,8 @@ impl LiveHub {
         let Some(channel) = channels.get_mut(&conversation.id) else {
             return;
         };
-        for message in transcript.iter().filter(|m| m.seq > channel.seen_seq) {
+        let seen = channel.seen_seq;
+        for message in transcript.iter().filter(|m| m.seq > seen) {
             let _ = channel.sender.send(LiveEvent::Message {
                 message: MessageView::from(message),
             });
