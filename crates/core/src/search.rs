@@ -72,6 +72,9 @@ pub struct Citation {
 pub enum StoreError {
     #[error("vector store at {path} could not be opened: {reason}")]
     Open { path: String, reason: String },
+    /// Another process holds the store (the embedded engine admits one at a time).
+    #[error("vector store at {path} is in use by another process")]
+    InUse { path: String },
     #[error("vector store operation {operation} failed: {reason}")]
     Operation {
         operation: &'static str,

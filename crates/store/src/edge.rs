@@ -77,9 +77,17 @@ impl EdgeStore {
     /// Fails when an existing shard was built for another dense dimension: mixing embedding
     /// models in one index would return garbage, so the caller must re-ingest instead.
     pub fn open(dir: &Path, config: EdgeStoreConfig) -> Result<Self, StoreError> {
-        let open_error = |reason: String| StoreError::Open {
-            path: dir.display().to_string(),
-            reason,
+        let open_error = |reason: String| {
+            // qdrant-edge locks its write-ahead log; a second process gets WouldBlock.
+            if reason.contains("WouldBlock") {
+                return StoreError::InUse {
+                    path: dir.display().to_string(),
+                };
+            }
+            StoreError::Open {
+                path: dir.display().to_string(),
+                reason,
+            }
         };
         std::fs::create_dir_all(dir).map_err(|e| open_error(e.to_string()))?;
         let edge_config = EdgeConfig {

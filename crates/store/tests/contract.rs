@@ -365,3 +365,25 @@ async fn edge_store_refuses_to_reopen_with_another_dense_dimension() {
         "{err}"
     );
 }
+
+/// The embedded engine admits one process: a second open of a held store says so with its own
+/// error (the CLI turns it into "stop the server or go through it"), not a generic open failure.
+#[tokio::test]
+async fn edge_store_held_by_another_handle_is_reported_in_use() {
+    let dir = TempDir::new().unwrap();
+    let held = open_edge(dir.path());
+    let err = EdgeStore::open(
+        dir.path(),
+        EdgeStoreConfig {
+            dense_dimension: DIM,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, fathom_core::StoreError::InUse { .. }),
+        "{err:?}"
+    );
+    drop(held);
+    open_edge(dir.path());
+}
