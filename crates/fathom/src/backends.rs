@@ -10,7 +10,7 @@ use fathom_answer::{
     AnswerConfig, AnswerEngine, Generator, LlmConfig, LlmGenerator, OpenAiChat, PromptLibrary,
     Prompts, Replies,
 };
-use fathom_core::{EmbedError, Embedder, SparseEmbedder, VectorStore, WorkspaceId};
+use fathom_core::{EmbedError, Embedder, SparseEmbedder, StoreError, VectorStore, WorkspaceId};
 use fathom_embed::{Bm25Embedder, MiniLmConfig, MiniLmEmbedder, OpenAiConfig, OpenAiEmbedder};
 use fathom_evals::calibrate::Calibration;
 use fathom_ingest::chunk::ChunkerConfig;
@@ -20,6 +20,7 @@ use fathom_retrieve::{Retriever, RetrieverConfig};
 use fathom_store::{EdgeStore, EdgeStoreConfig};
 use tokio::sync::OnceCell;
 
+use crate::running::ServerRecord;
 use crate::settings::{EmbedderKind, Settings};
 
 pub struct Backends {
@@ -47,13 +48,7 @@ impl Backends {
                 bm25_weight: 1.0,
             },
         )
-        .with_context(|| {
-            format!(
-                "opening the vector index in {} (if you changed the embedding model, delete {} and ingest again)",
-                store_dir.display(),
-                settings.data_dir.display()
-            )
-        })?;
+        .map_err(|error| store_open_error(settings, error))?;
         let store = Arc::new(store);
         let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::english());
         let sync = SyncBackends {
@@ -156,6 +151,39 @@ fn calibrations(settings: &Settings, model: &str) -> Vec<(WorkspaceId, f32)> {
             }
         })
         .collect()
+
+/// Why the index did not open, and what to do: never "delete your data" unless the index
+/// really was built for another embedding model.
+fn store_open_error(settings: &Settings, error: StoreError) -> anyhow::Error {
+    let dir = settings.store_dir();
+    match &error {
+        StoreError::InUse { .. } => match ServerRecord::read(&settings.data_dir) {
+            Some(server) => anyhow::anyhow!(
+                "the index in {} is held by `fathom serve` ({}). `fathom search`, `ask`, `status` and \
+                 `ingest` go through it when they can reach it (or name it with --server URL); \
+                 other commands need the index to themselves: stop the server first (Ctrl-C in its \
+                 terminal, or `kill {}`), or use another --data-dir. Nothing needs deleting.",
+                dir.display(),
+                server.describe(),
+                server.pid
+            ),
+            None => anyhow::anyhow!(
+                "the index in {} is in use by another fathom process (a `fathom serve`, or an \
+                 `ingest` still running, on the same --data-dir): wait for it or stop it, then try \
+                 again. Nothing needs deleting.",
+                dir.display()
+            ),
+        },
+        StoreError::DimensionMismatch { expected, actual } => anyhow::anyhow!(
+            "the index in {} holds {expected}-dimensional vectors and the embedder makes {actual}: \
+             use the embedding model it was built with, or rebuild it for this one: delete {} and \
+             {} (the index and its sync manifests; conversations stay) and run `fathom ingest` again",
+            dir.display(),
+            dir.display(),
+            settings.data_dir.join("workspaces").display()
+        ),
+        _ => anyhow::Error::new(error).context(format!("opening the vector index in {}", dir.display())),
+    }
 }
 
 async fn dense_embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embedder>>> {

@@ -5,6 +5,7 @@ mod backends;
 mod commands;
 mod database;
 mod output;
+mod running;
 mod settings;
 
 use clap::{Parser, Subcommand};

@@ -163,6 +163,21 @@ pub struct Settings {
     #[arg(long, global = true, env = "FATHOM_MIN_CONFIDENCE")]
     pub min_confidence: Option<f32>,
 
+    /// A running `fathom serve` for `search`, `ask`, `status` and `ingest` to go through (e.g.
+    /// `http://127.0.0.1:8080`). Default: the one recorded in <data-dir>/server.json, if it
+    /// answers; else they open the index themselves.
+    #[arg(long, global = true, env = "FATHOM_SERVER")]
+    pub server: Option<String>,
+
+    /// That server's CLI token (default: read from <data-dir>/server.token; never logged).
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_SERVER_TOKEN",
+        hide_env_values = true
+    )]
+    pub server_token: Option<String>,
+
     /// Log filter, e.g. `info` or `fathom=debug` (logs go to stderr).
     #[arg(
         long,

@@ -22,6 +22,8 @@ pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     state: AppState,
+    /// Routes the embedding program serves beside the gateway's (see [`Application::merge_routes`]).
+    extra_routes: Option<axum::Router>,
 }
 
 impl Application {
@@ -35,7 +37,19 @@ impl Application {
             listener,
             address,
             state,
+            extra_routes: None,
         })
+    }
+
+    /// Serve `routes` too, on the same listener (`fathom serve` adds the local CLI's API this
+    /// way). They get none of the gateway's layers (CORS, body limit, metrics): they bring
+    /// their own, and their paths must not clash with the gateway's.
+    pub fn merge_routes(mut self, routes: axum::Router) -> Self {
+        self.extra_routes = Some(match self.extra_routes.take() {
+            Some(existing) => existing.merge(routes),
+            None => routes,
+        });
+        self
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -68,7 +82,11 @@ impl Application {
         };
         let limits = self.state.config.connections.clone();
         let server = async move {
-            serve(self.listener, router(self.state), limits, shutdown, grace).await;
+            let mut routes = router(self.state);
+            if let Some(extra) = self.extra_routes {
+                routes = routes.merge(extra);
+            }
+            serve(self.listener, routes, limits, shutdown, grace).await;
             let _ = stop_worker.send(true);
         };
         tokio::join!(server, worker, live);

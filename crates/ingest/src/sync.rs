@@ -11,7 +11,7 @@ use fathom_core::{
     Article, ArticleId, Chunk, Embedder, IndexedChunk, SparseEmbedder, StoreError, VectorStore,
     WorkspaceId,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::chunk::{chunk_article, ChunkerConfig};
 use crate::manifest::{ArticleEntry, FileEntry, Manifest, ManifestError};
@@ -45,14 +45,15 @@ pub struct SyncOptions {
 }
 
 /// A file (or one article in it) that could not be ingested.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncFailure {
     pub path: String,
     pub reason: String,
 }
 
-/// What a sync did. Printed by `fathom ingest`, as JSON with `--json`.
-#[derive(Debug, Clone, Default, Serialize)]
+/// What a sync did. Printed by `fathom ingest`, as JSON with `--json` (also what a running
+/// `fathom serve` sends back when the CLI hands it the sync).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SyncReport {
     pub workspace: String,
     pub files_scanned: usize,

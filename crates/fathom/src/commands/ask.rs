@@ -1,4 +1,5 @@
-//! `fathom ask "<message>"`: one turn through the answer engine.
+//! `fathom ask "<message>"`: one turn through the answer engine, in this process or through the
+//! running `fathom serve` (whose engine and settings then answer).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,9 +7,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use fathom_core::{Conversation, CustomerAttributes, Turn, WorkspaceId};
+use serde::{Deserialize, Serialize};
 
 use crate::backends::Backends;
 use crate::output::print_json;
+use crate::running;
 use crate::settings::Settings;
 
 #[derive(Debug, Args)]
@@ -46,24 +49,50 @@ fn read_history(path: &PathBuf) -> anyhow::Result<Vec<Turn>> {
         .collect()
 }
 
+/// One turn to answer: the arguments (history read from its file), as the running server
+/// receives them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AskQuery {
+    pub workspace: WorkspaceId,
+    pub message: String,
+    #[serde(default)]
+    pub history: Vec<Turn>,
+    pub locale: Option<String>,
+}
+
+impl AskQuery {
+    pub fn conversation(self) -> Conversation {
+        Conversation {
+            workspace: self.workspace,
+            history: self.history,
+            message: self.message,
+            customer: CustomerAttributes {
+                locale: self.locale,
+                ..Default::default()
+            },
+        }
+    }
+}
+
 pub async fn run(settings: &Settings, args: AskArgs) -> anyhow::Result<ExitCode> {
     let history = match &args.history {
         Some(path) => read_history(path)?,
         None => Vec::new(),
     };
-    let backends = Backends::open(settings).await?;
-    let engine = backends.answer_engine(settings)?;
-    let decision = engine
-        .decide(&Conversation {
-            workspace: args.workspace.clone(),
-            history,
-            message: args.message.clone(),
-            customer: CustomerAttributes {
-                locale: args.locale.clone(),
-                ..Default::default()
-            },
-        })
-        .await;
+    let query = AskQuery {
+        workspace: args.workspace.clone(),
+        message: args.message.clone(),
+        history,
+        locale: args.locale.clone(),
+    };
+    let decision = match running::connect(settings).await? {
+        Some(server) => server.ask(&query).await?,
+        None => {
+            let backends = Backends::open(settings).await?;
+            let engine = backends.answer_engine(settings)?;
+            engine.decide(&query.conversation()).await
+        }
+    };
     if args.json {
         print_json(&decision)?;
         return Ok(ExitCode::SUCCESS);

@@ -1,15 +1,18 @@
-//! `fathom ingest <DIR>`: incremental sync of a help-center folder.
+//! `fathom ingest <DIR>`: incremental sync of a help-center folder, in this process or handed to
+//! the running `fathom serve` (the changed articles are searchable there as soon as it returns).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
 use fathom_core::WorkspaceId;
 use fathom_ingest::sync::{sync_folder, SyncEvent, SyncReport};
+use serde::{Deserialize, Serialize};
 
 use crate::backends::Backends;
 use crate::output::{print_json, progress_bar};
+use crate::running;
 use crate::settings::Settings;
 
 #[derive(Debug, Args)]
@@ -27,18 +30,37 @@ pub struct IngestArgs {
     pub strict: bool,
 }
 
+/// A sync to run: the arguments, as the running server receives them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IngestRequest {
+    pub workspace: WorkspaceId,
+    /// Absolute, so that the server (another working directory) reads the same folder.
+    pub dir: PathBuf,
+}
+
 pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCode> {
-    let backends = Backends::open(settings).await?;
-    let options = backends.sync_options(settings, &args.workspace);
-    let bar = progress_bar(0, "indexing", args.json);
-    let on_event = |event: SyncEvent| match event {
-        SyncEvent::Planned { chunks, .. } => bar.set_length(chunks as u64),
-        SyncEvent::Indexed { chunks } => bar.set_position(chunks as u64),
+    let report = match running::connect(settings).await? {
+        Some(server) => {
+            let request = IngestRequest {
+                workspace: args.workspace.clone(),
+                dir: std::path::absolute(&args.dir)
+                    .with_context(|| format!("ingesting {}", args.dir.display()))?,
+            };
+            server.ingest(&request).await?
+        }
+        None => {
+            let backends = Backends::open(settings).await?;
+            let bar = progress_bar(0, "indexing", args.json);
+            let on_event = |event: SyncEvent| match event {
+                SyncEvent::Planned { chunks, .. } => bar.set_length(chunks as u64),
+                SyncEvent::Indexed { chunks } => bar.set_position(chunks as u64),
+            };
+            let report =
+                execute(&backends, settings, &args.workspace, &args.dir, &on_event).await?;
+            bar.finish_and_clear();
+            report
+        }
     };
-    let report = sync_folder(&args.dir, &backends.sync, &options, &on_event)
-        .await
-        .with_context(|| format!("ingesting {}", args.dir.display()))?;
-    bar.finish_and_clear();
     if args.json {
         print_json(&report)?;
     } else {
@@ -48,6 +70,20 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The sync itself, wherever it runs (`settings` are that process's: its data dir).
+pub async fn execute(
+    backends: &Backends,
+    settings: &Settings,
+    workspace: &WorkspaceId,
+    dir: &Path,
+    on_event: &(dyn Fn(SyncEvent) + Send + Sync),
+) -> anyhow::Result<SyncReport> {
+    let options = backends.sync_options(settings, workspace);
+    sync_folder(dir, &backends.sync, &options, on_event)
+        .await
+        .with_context(|| format!("ingesting {}", dir.display()))
 }
 
 fn print_summary(report: &SyncReport) {

@@ -1,14 +1,16 @@
-//! `fathom search "<question>"`: hybrid search over a workspace.
+//! `fathom search "<question>"`: hybrid search over a workspace, in this process or through the
+//! running `fathom serve` (same output either way).
 
 use std::process::ExitCode;
 
 use clap::Args;
 use fathom_core::{RetrievalMode, WorkspaceId};
 use fathom_retrieve::SearchRequest;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::backends::Backends;
 use crate::output::print_json;
+use crate::running;
 use crate::settings::Settings;
 
 #[derive(Debug, Args)]
@@ -31,85 +33,141 @@ pub struct SearchArgs {
     pub json: bool,
 }
 
-#[derive(Serialize)]
-struct JsonHit<'a> {
-    article_id: &'a str,
-    title: &'a str,
-    url: Option<&'a str>,
-    heading_path: &'a [String],
-    chunk_id: String,
-    score: f32,
-    text: &'a str,
+/// What is searched: the arguments, as the running server receives them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchQuery {
+    pub workspace: WorkspaceId,
+    pub question: String,
+    pub limit: usize,
+    pub locale: Option<String>,
+    pub mode: Option<RetrievalMode>,
+}
+
+impl SearchQuery {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=100).contains(&self.limit),
+            "--limit must be between 1 and 100, got {}",
+            self.limit
+        );
+        Ok(())
+    }
+}
+
+/// `fathom search --json`'s output.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SearchOutput {
+    pub question: String,
+    pub workspace: WorkspaceId,
+    pub mode: RetrievalMode,
+    pub hits: Vec<Hit>,
+    pub timings_ms: Timings,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Hit {
+    pub article_id: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub heading_path: Vec<String>,
+    pub chunk_id: String,
+    pub score: f32,
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Timings {
+    pub embed: f64,
+    pub query: f64,
 }
 
 pub async fn run(settings: &Settings, args: SearchArgs) -> anyhow::Result<ExitCode> {
-    if !(1..=100).contains(&args.limit) {
-        anyhow::bail!("--limit must be between 1 and 100, got {}", args.limit);
+    let query = SearchQuery {
+        workspace: args.workspace,
+        question: args.question,
+        limit: args.limit,
+        locale: args.locale,
+        mode: args.mode,
+    };
+    query.validate()?;
+    let output = match running::connect(settings).await? {
+        Some(server) => server.search(&query).await?,
+        None => execute(&Backends::open(settings).await?, query).await?,
+    };
+    if args.json {
+        print_json(&output)?;
+    } else {
+        print_hits(&output);
     }
-    let backends = Backends::open(settings).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The search itself, wherever it runs.
+pub async fn execute(backends: &Backends, query: SearchQuery) -> anyhow::Result<SearchOutput> {
+    query.validate()?;
     let retriever = backends.retriever();
-    let mode = args.mode.unwrap_or_else(|| retriever.default_mode());
+    let mode = query.mode.unwrap_or_else(|| retriever.default_mode());
     let results = retriever
         .search(SearchRequest {
-            workspace: args.workspace.clone(),
-            question: args.question.clone(),
-            locale: args.locale.clone(),
-            limit: args.limit,
+            workspace: query.workspace.clone(),
+            question: query.question.clone(),
+            locale: query.locale,
+            limit: query.limit,
             mode,
         })
         .await?;
-    if args.json {
-        let hits: Vec<JsonHit> = results
+    Ok(SearchOutput {
+        question: query.question,
+        workspace: query.workspace,
+        mode,
+        hits: results
             .hits
-            .iter()
-            .map(|h| JsonHit {
-                article_id: h.chunk.article_id.as_str(),
-                title: &h.chunk.title,
-                url: h.chunk.url.as_deref(),
-                heading_path: &h.chunk.heading_path,
+            .into_iter()
+            .map(|h| Hit {
                 chunk_id: h.chunk.id.to_string(),
+                article_id: h.chunk.article_id.to_string(),
+                title: h.chunk.title,
+                url: h.chunk.url,
+                heading_path: h.chunk.heading_path,
                 score: h.score,
-                text: &h.chunk.text,
+                text: h.chunk.text,
             })
-            .collect();
-        print_json(&serde_json::json!({
-            "question": args.question,
-            "workspace": args.workspace,
-            "mode": mode,
-            "hits": hits,
-            "timings_ms": {"embed": results.embed_ms, "query": results.query_ms},
-        }))?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if results.hits.is_empty() {
+            .collect(),
+        timings_ms: Timings {
+            embed: results.embed_ms,
+            query: results.query_ms,
+        },
+    })
+}
+
+fn print_hits(output: &SearchOutput) {
+    if output.hits.is_empty() {
         println!(
             "no results in workspace {} (has it been ingested? try `fathom ingest knowledge/`)",
-            args.workspace
+            output.workspace
         );
-        return Ok(ExitCode::SUCCESS);
+        return;
     }
-    for (rank, hit) in results.hits.iter().enumerate() {
-        let chunk = &hit.chunk;
+    for (rank, hit) in output.hits.iter().enumerate() {
         println!(
             "{}. {}  [{}]  score {:.4}",
             rank + 1,
-            chunk.title,
-            chunk.article_id,
+            hit.title,
+            hit.article_id,
             hit.score
         );
-        if let Some(url) = &chunk.url {
+        if let Some(url) = &hit.url {
             println!("   {url}");
         }
-        if !chunk.heading_path.is_empty() {
-            println!("   {}", chunk.heading_path_display());
+        if !hit.heading_path.is_empty() {
+            println!("   {}", hit.heading_path.join(" › "));
         }
-        println!("   {}\n", snippet(&chunk.text, 300).replace('\n', "\n   "));
+        println!("   {}\n", snippet(&hit.text, 300).replace('\n', "\n   "));
     }
     println!(
-        "({mode:?}, {:.1} ms embedding + {:.1} ms query)",
-        results.embed_ms, results.query_ms
+        "({:?}, {:.1} ms embedding + {:.1} ms query)",
+        output.mode, output.timings_ms.embed, output.timings_ms.query
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 fn snippet(text: &str, max_chars: usize) -> String {

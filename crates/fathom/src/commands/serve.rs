@@ -17,6 +17,8 @@ use fathom_gateway::{
 
 use crate::backends::Backends;
 use crate::database::DatabaseArgs;
+use crate::running::api::LocalApi;
+use crate::running::record::{self, RecordGuard, ServerRecord};
 use crate::settings::Settings;
 
 #[derive(Debug, Args)]
@@ -56,6 +58,11 @@ pub struct ServeArgs {
     /// Help-center folder that the admin API's knowledge sync ingests.
     #[arg(long, env = "FATHOM_KNOWLEDGE_DIR")]
     pub knowledge_dir: Option<PathBuf>,
+    /// The URL the CLI beside this server reaches it at, recorded in <data-dir>/server.json
+    /// (default: http://<addr>, loopback for 0.0.0.0). Set it when the CLI runs elsewhere, e.g.
+    /// `http://gateway:8080` in another container on the same volume.
+    #[arg(long, env = "FATHOM_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
 }
 
 impl ServeArgs {
@@ -114,13 +121,14 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCod
             .answer_engine(settings)?
             .with_workspace_min_confidence(thresholds),
     );
+    let backends = Arc::new(backends);
     let (database, stores) = args.database.open(settings).await?;
     let workspaces: Vec<String> = config.workspaces.keys().map(|w| w.to_string()).collect();
     let addr = config.addr;
     let application = Application::build(
         config,
         Dependencies {
-            engine,
+            engine: Arc::clone(&engine),
             stores,
             knowledge: Some(Knowledge {
                 backends: backends.sync.clone(),
@@ -130,6 +138,34 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCod
     )
     .await
     .with_context(|| format!("listening on {addr}"))?;
+    // The CLI beside this server goes through it (the index admits one process): its API, and
+    // where to find it.
+    let token = record::new_token();
+    let local = LocalApi::new(
+        Arc::clone(&backends),
+        engine,
+        settings.clone(),
+        &token,
+        application.state().clone(),
+    );
+    let application = application.merge_routes(local.router());
+    let started_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let _record = RecordGuard::write(
+        &settings.data_dir,
+        &ServerRecord {
+            pid: std::process::id(),
+            address: application.address(),
+            url: args
+                .advertise_url
+                .clone()
+                .unwrap_or_else(|| record::local_url(application.address())),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at_ms,
+        },
+        &token,
+    )?;
     eprintln!(
         "fathom gateway listening on http://{} (workspaces: {}; conversations in {})",
         application.address(),

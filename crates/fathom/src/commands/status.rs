@@ -1,13 +1,16 @@
-//! `fathom status`: what a workspace holds, from the manifest and from the index itself.
+//! `fathom status`: what a workspace holds, from the manifest and from the index itself (in this
+//! process, or through the running `fathom serve`).
 
 use std::process::ExitCode;
 
 use clap::Args;
-use fathom_core::{VectorStore, WorkspaceId};
+use fathom_core::{ArticleId, VectorStore, WorkspaceId};
 use fathom_ingest::manifest::Manifest;
+use serde::{Deserialize, Serialize};
 
 use crate::backends::Backends;
 use crate::output::print_json;
+use crate::running;
 use crate::settings::Settings;
 
 #[derive(Debug, Args)]
@@ -19,36 +22,65 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// `fathom status --json`'s output.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusOutput {
+    pub workspace: WorkspaceId,
+    /// Articles and chunks in the sync manifest.
+    pub articles: usize,
+    pub chunks: usize,
+    /// Articles whose write was interrupted (the next sync redoes them).
+    pub in_flight: usize,
+    pub indexed_articles: Vec<ArticleId>,
+    pub indexed_chunks: usize,
+    pub dense_model: Option<String>,
+}
+
 pub async fn run(settings: &Settings, args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let backends = Backends::open(settings).await?;
-    let manifest = Manifest::load(&settings.manifest_path(&args.workspace), &args.workspace)?;
-    let indexed_articles = backends.store.article_ids(&args.workspace).await?;
-    let indexed_chunks = backends.store.count(&args.workspace).await?;
-    let (manifest_articles, manifest_chunks, in_flight) =
-        manifest.as_ref().map_or((0, 0, 0), |m| {
-            (
-                m.articles.len(),
-                m.articles.values().map(|a| a.chunks as usize).sum(),
-                m.in_flight.len(),
-            )
-        });
+    let status = match running::connect(settings).await? {
+        Some(server) => server.status(&args.workspace).await?,
+        None => execute(&Backends::open(settings).await?, settings, &args.workspace).await?,
+    };
     if args.json {
-        print_json(&serde_json::json!({
-            "workspace": args.workspace,
-            "articles": manifest_articles,
-            "chunks": manifest_chunks,
-            "in_flight": in_flight,
-            "indexed_articles": indexed_articles,
-            "indexed_chunks": indexed_chunks,
-            "dense_model": backends.dense.as_ref().map(|d| d.model_id().to_string()),
-        }))?;
+        print_json(&status)?;
     } else {
-        println!("workspace {}", args.workspace);
-        println!("  manifest: {manifest_articles} articles, {manifest_chunks} chunks, {in_flight} in flight");
+        println!("workspace {}", status.workspace);
         println!(
-            "  index:    {} articles, {indexed_chunks} chunks",
-            indexed_articles.len()
+            "  manifest: {} articles, {} chunks, {} in flight",
+            status.articles, status.chunks, status.in_flight
+        );
+        println!(
+            "  index:    {} articles, {} chunks",
+            status.indexed_articles.len(),
+            status.indexed_chunks
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The status itself, wherever it runs (`settings` are that process's: its data dir).
+pub async fn execute(
+    backends: &Backends,
+    settings: &Settings,
+    workspace: &WorkspaceId,
+) -> anyhow::Result<StatusOutput> {
+    let manifest = Manifest::load(&settings.manifest_path(workspace), workspace)?;
+    let indexed_articles = backends.store.article_ids(workspace).await?;
+    let indexed_chunks = backends.store.count(workspace).await?;
+    let (articles, chunks, in_flight) = manifest.as_ref().map_or((0, 0, 0), |m| {
+        (
+            m.articles.len(),
+            m.articles.values().map(|a| a.chunks as usize).sum(),
+            m.in_flight.len(),
+        )
+    });
+    Ok(StatusOutput {
+        workspace: workspace.clone(),
+        articles,
+        chunks,
+        in_flight,
+        indexed_articles,
+        indexed_chunks,
+        dense_model: backends.dense.as_ref().map(|d| d.model_id().to_string()),
+    })
 }
