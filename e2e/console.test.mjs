@@ -18,6 +18,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { assertIconsPainted, assertNoEmojiText } from "./icons.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const env = (name, fallback) => {
@@ -153,6 +154,13 @@ test("the console shows the numbers the store holds, transcripts and eval report
   assert.equal(await page.locator("#feedback-list img").count(), 0);
   const whole = await page.locator("body").innerText();
   assert.ok(!whole.includes(EXPECTED.foreign_comment), "another workspace's feedback is shown");
+
+  // Ratings are drawn as inline SVG icons beside text labels: legible without an emoji font.
+  assertNoEmojiText(whole, "the console");
+  assert.match(await text(page, ".thumbs"), /thumbs up \d+\s+thumbs down \d+/);
+  await assertIconsPainted(page.locator(".thumbs svg.icon"), path.join(ARTIFACTS, "console-icon-thumbs-up.png"), { atLeast: 2 });
+  await assertIconsPainted(page.locator("#feedback-list svg.icon"), path.join(ARTIFACTS, "console-icon-feedback-item.png"));
+  await page.locator("section[aria-labelledby=feedback-title]").screenshot({ path: path.join(ARTIFACTS, "console-feedback.png") });
 
   // Unanswered questions: the two similar ones are one group, the largest.
   assert.equal(Number(await text(page, "#questions-total")), questions.questions);

@@ -20,6 +20,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { assertIconsPainted, assertNoEmojiText } from "./icons.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const env = (name, fallback) => {
@@ -280,6 +281,15 @@ describe("a customer on the demo page", () => {
     const stats = await api("GET", "/v1/admin/stats", { token: ADMIN_KEY });
     assert.equal(stats.status, 200, stats.text);
     assert.equal(stats.json.feedback_down, before.json.feedback_down + 1, stats.text);
+  });
+
+  test("draws its icons as inline SVG, legible without an emoji font", async () => {
+    const text = await page.evaluate(() =>
+      [...document.querySelector("fathom-chat").shadowRoot.querySelectorAll(".panel, .launcher")].map((n) => n.innerText).join("\n"));
+    assertNoEmojiText(text, "the widget");
+    await assertIconsPainted(answer.locator(".fb svg"), path.join(ARTIFACTS, "widget-icon-feedback.png"), { atLeast: 2 });
+    await assertIconsPainted(page.locator("fathom-chat .launcher svg"), path.join(ARTIFACTS, "widget-icon-launcher.png"));
+    await answer.locator(".fb").screenshot({ path: path.join(ARTIFACTS, "widget-feedback.png") });
   });
 
   test("asks for a person and sees the handoff banner", async () => {

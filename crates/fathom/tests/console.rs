@@ -216,5 +216,12 @@ fn the_console_shows_what_the_store_holds_in_a_real_browser() {
         started.elapsed().as_secs_f64(),
         artifacts.join("console.png").display()
     );
-    assert!(artifacts.join("console.png").is_file(), "console.png saved");
+    for screenshot in [
+        "console.png",
+        "console-feedback.png",
+        "console-icon-thumbs-up.png",
+        "console-icon-feedback-item.png",
+    ] {
+        assert!(artifacts.join(screenshot).is_file(), "{screenshot} saved");
+    }
 }

@@ -82,7 +82,13 @@ fn the_chat_widget_works_in_a_real_browser_against_fathom_serve() {
         started.elapsed().as_secs_f64(),
         artifacts.display()
     );
-    for screenshot in ["widget-desktop-1280x800.png", "widget-mobile-390x844.png"] {
+    for screenshot in [
+        "widget-desktop-1280x800.png",
+        "widget-mobile-390x844.png",
+        "widget-feedback.png",
+        "widget-icon-feedback.png",
+        "widget-icon-launcher.png",
+    ] {
         assert!(artifacts.join(screenshot).is_file(), "{screenshot} saved");
     }
 }

@@ -16,6 +16,31 @@
     return node;
   }
 
+  // Icons as inline SVG, always beside a text label: they show without an emoji font.
+  const ICONS = {
+    up: "M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6C6.2 8 6 8.5 6 9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z",
+    down: "M22 3h-4v12h4V3zM2 14a2 2 0 0 0 2 2h6.3l-1 4.6v.3c0 .4.2.8.4 1.1l1.1 1 6.6-6.6c.4-.4.6-.9.6-1.4V5a2 2 0 0 0-2-2H7c-.8 0-1.5.5-1.8 1.2l-3 7.1c-.1.2-.2.5-.2.7v2z",
+    comment: "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z",
+  };
+  const RATING_LABELS = { up: "thumbs up", down: "thumbs down", comment: "comment" };
+
+  function icon(name) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("data-icon", name);
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.appendChild(document.createElementNS(ns, "path")).setAttribute("d", ICONS[name]);
+    return svg;
+  }
+
+  /** An icon and its label: "👍 thumbs up" without the emoji. */
+  function rating(name, suffix = "") {
+    return el("span", { className: "rating", attrs: { "data-rating": name } }, icon(name), ` ${RATING_LABELS[name]}${suffix}`);
+  }
+
   const percent = (value) => (value === null || value === undefined ? "—" : (value * 100).toFixed(1) + "%");
   const when = (ms) => new Date(ms).toISOString().replace("T", " ").slice(0, 16) + " UTC";
   const RESOLVED = new Set(["confirmed", "quiet"]);
@@ -123,9 +148,9 @@
     $("feedback-down").textContent = f.down;
     $("feedback-comments").textContent = f.comments;
     const items = f.items.map((item) => {
-      const icon = item.rating === "up" ? "👍 up" : item.rating === "down" ? "👎 down" : "💬 comment";
+      const kind = item.rating === "up" || item.rating === "down" ? item.rating : "comment";
       return el("li", { attrs: { "data-rating": item.rating || "none" } },
-        el("span", { text: `${icon} ${when(item.created_at_ms)} ` }),
+        rating(kind, ` ${when(item.created_at_ms)} `),
         transcriptButton(item.conversation_id),
         item.comment ? el("span", { className: "comment", text: item.comment }) : null,
         item.rated_text ? el("span", { className: "rated", text: "on: " + item.rated_text }) : null);
@@ -209,7 +234,9 @@
           el("div", { className: "who", text: `${m.author || m.role} · ${when(m.created_at_ms)}` }),
           el("div", { className: "text", text: m.text }),
           m.decision ? renderDecision(m.decision) : null,
-          rated ? el("div", { className: "muted", text: `rated ${rated.rating === "up" ? "👍" : rated.rating === "down" ? "👎" : ""} ${rated.comment || ""}` }) : null);
+          rated ? el("div", { className: "muted" }, "rated ",
+            rated.rating === "up" || rated.rating === "down" ? rating(rated.rating) : null,
+            rated.comment ? ` ${rated.comment}` : "") : null);
       });
       $("transcript-messages").replaceChildren(...messages);
       const unattached = view.feedback.filter((f) => f.message_seq === undefined);
