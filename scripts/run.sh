@@ -4,14 +4,22 @@
 # demo page with the chat widget, and the support-lead console on http://127.0.0.1:8080.
 #
 #   scripts/run.sh [ADDR]      # default 127.0.0.1:8080
+#
+# While it serves, the CLI works from another terminal on the same data dir: `search`, `ask`,
+# `status` and `ingest` go through this server. FATHOM_BIN=<binary> skips the build and runs
+# that binary instead (crates/fathom/tests/readme.rs does, to check these steps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 addr="${1:-127.0.0.1:8080}"
 scripts/fetch-model.sh
-echo "==> building fathom (release; the first build takes a while on few cores)"
-cargo build --release --locked -p fathom
-FATHOM=target/release/fathom
+if [[ -n "${FATHOM_BIN:-}" ]]; then
+  FATHOM="$FATHOM_BIN"
+else
+  echo "==> building fathom (release; the first build takes a while on few cores)"
+  cargo build --release --locked -p fathom
+  FATHOM=target/release/fathom
+fi
 export FATHOM_DATA_DIR="${FATHOM_DATA_DIR:-data}"
 
 echo "==> ingesting knowledge/ into workspace 'default' (only changed articles are re-embedded)"
@@ -36,7 +44,12 @@ Fathom is serving on http://$addr (Ctrl-C stops it):
   open http://$addr/console   the support-lead console (admin key: $admin_key)
   curl -s -X POST http://$addr/v1/conversations -H 'content-type: application/json' -d '{"workspace":"default"}'
   http://$addr/openapi.json   the chat API;   http://$addr/metrics   Prometheus metrics
-Other commands: $FATHOM --help   (search, ask, eval, status, bench…)
+From another terminal (they go through this server):
+  $FATHOM search "why am I getting error 429?"
+  $FATHOM ask "can I pay by invoice?" --json
+  $FATHOM status
+  $FATHOM ingest knowledge/   # after editing an article: searchable here when it returns
+Other commands: $FATHOM --help   (eval, bench… need the server stopped)
 
 MSG
 exec "$FATHOM" serve --addr "$addr" --knowledge-dir knowledge --admin-key "$admin_key" \
