@@ -151,6 +151,7 @@ fn calibrations(settings: &Settings, model: &str) -> Vec<(WorkspaceId, f32)> {
             }
         })
         .collect()
+}
 
 /// Why the index did not open, and what to do: never "delete your data" unless the index
 /// really was built for another embedding model.

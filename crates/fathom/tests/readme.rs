@@ -140,6 +140,18 @@ fn env_vars(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The subcommands a `--help` lists under `Commands:` (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
 fn help(args: &[&str]) -> String {
     let output = Command::new(binary())
         .args(args)
@@ -161,14 +173,15 @@ fn the_readme_tables_name_real_flags_and_variables() {
         let row = row.replace("\\|", "/");
         let usage = row.split('|').nth(1).unwrap();
         let words: Vec<&str> = usage.trim().trim_matches('`').split_whitespace().collect();
-        // `fathom bench resync|ingest|…`: the flags of any of its subcommands.
-        let command_help = if words[1] == "bench" {
-            ["resync", "ingest", "query", "memory", "answer"]
-                .map(|sub| help(&["bench", sub]))
-                .join("\n")
-        } else {
-            help(&[words[1]])
-        };
+        // `fathom bench resync|ingest|…`, `fathom answerability dump|fit`: the flags of the
+        // command or of any of its subcommands.
+        let own = help(&[words[1]]);
+        let command_help = subcommands(&own)
+            .iter()
+            .map(|sub| help(&[words[1], sub]))
+            .chain([own.clone()])
+            .collect::<Vec<_>>()
+            .join("\n");
         for flag in flags(usage) {
             assert!(
                 command_help.contains(&flag),
