@@ -20,6 +20,8 @@ use fathom_retrieve::{Retriever, RetrieverConfig, SearchRequest};
 use fathom_store::{EdgeStore, EdgeStoreConfig};
 
 use crate::backends::Backends;
+
+mod load;
 use crate::output::{print_json, progress_bar};
 use crate::settings::{EmbedderKind, Settings};
 
@@ -71,6 +73,57 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Conversations over HTTP against a gateway in this process, with the configured embedder:
+    /// every client starts a conversation, asks one of the set's questions, and again until
+    /// the round ends. Messages/s, p50/p99, and resident memory before, during and after each
+    /// round.
+    Load {
+        /// Eval set whose articles are indexed and whose questions are asked.
+        set: PathBuf,
+        /// Concurrent conversations.
+        #[arg(long, default_value_t = 200)]
+        clients: usize,
+        /// Seconds per round.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Rounds, one after another (memory should stay flat across them).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// The same conversations against a server already running (`fathom serve`, or the Python
+    /// peer of scripts/bench-vs-python.sh).
+    Http {
+        /// Eval set whose questions are asked.
+        set: PathBuf,
+        /// The server's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Workspace to start conversations in.
+        #[arg(long, default_value = "default")]
+        workspace: String,
+        #[arg(long, default_value_t = 1)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// The server's process id, to report its resident memory (children included).
+        #[arg(long)]
+        pid: Option<u32>,
+    },
+    /// Write the chunks Fathom embeds for a folder of articles as JSON lines (`id`,
+    /// `article_id`, `title`, `text`), for benchmarks against other embedders.
+    Chunks {
+        /// Folder of articles.
+        articles: PathBuf,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Encode-only speed of the configured dense embedder on the chunks `fathom bench chunks`
+    /// wrote: chunks/s, after a warm-up.
+    Embed {
+        /// JSON lines with a `text` field.
+        chunks: PathBuf,
+    },
     /// Peak resident memory while ingesting a corpus of this many chunks.
     Memory {
         #[arg(long, default_value_t = 10_000)]
@@ -81,6 +134,29 @@ pub enum BenchKind {
 pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let BenchKind::Answer { set, rounds } = &args.which {
         let result = answer(settings, set, *rounds, args.json).await?;
+        print_result(&result, args.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let result = match &args.which {
+        BenchKind::Load {
+            set,
+            clients,
+            seconds,
+            rounds,
+        } => Some(load::load(settings, set, *clients, *seconds, *rounds, args.json).await?),
+        BenchKind::Http {
+            set,
+            url,
+            workspace,
+            clients,
+            seconds,
+            pid,
+        } => Some(load::http(url, workspace, set, *clients, *seconds, *pid).await?),
+        BenchKind::Chunks { articles, out } => Some(load::chunks(articles, out)?),
+        BenchKind::Embed { chunks } => Some(load::embed(settings, chunks).await?),
+        _ => None,
+    };
+    if let Some(result) = result {
         print_result(&result, args.json)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -95,7 +171,13 @@ pub async fn run(settings: &Settings, args: BenchArgs) -> anyhow::Result<ExitCod
             query(settings, &base, chunks, queries, args.json).await?
         }
         BenchKind::Memory { chunks } => memory(&base, chunks, args.json).await?,
-        BenchKind::Answer { .. } => unreachable!("handled above: it needs no corpus to vary"),
+        BenchKind::Answer { .. }
+        | BenchKind::Load { .. }
+        | BenchKind::Http { .. }
+        | BenchKind::Chunks { .. }
+        | BenchKind::Embed { .. } => {
+            unreachable!("handled above: it needs no corpus to vary")
+        }
     };
     print_result(&result, args.json)?;
     Ok(ExitCode::SUCCESS)
