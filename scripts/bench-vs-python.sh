@@ -45,9 +45,9 @@ cargo build --release --locked -p fathom
 fathom="$PWD/target/release/fathom"
 
 work="$(mktemp -d)"
-pids=()
+# Servers start in subshells: their ids go to a file, so cleanup finds them.
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$work/pids" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -86,7 +86,7 @@ start_server() {
       --workers "${kind#python}" >"$work/$kind.log" 2>&1 &
       pid=$! ;;
   esac
-  pids+=("$pid")
+  echo "$pid" >>"$work/pids"
   # Cold start: until the first answer to a question.
   for _ in $(seq 1 1200); do
     if id=$(curl -sf -X POST "http://127.0.0.1:$port/v1/conversations" \

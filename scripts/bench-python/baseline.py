@@ -8,13 +8,17 @@ It speaks the subset of Fathom's chat API the load generator uses, so one client
   POST /v1/conversations            {"workspace": ...} -> 201 {"conversation_id", "customer_token"}
   POST /v1/conversations/{id}/messages  {"text": ...}  -> 200 {"reply", "citations"}
 
-Conversations live in a dict (the peer stores nothing on disk; Fathom writes every turn to SQLite).
+The customer token is an HMAC of the conversation id, so any worker process can check it;
+transcripts live in each worker's memory (the peer stores nothing on disk; Fathom writes every
+turn to SQLite).
 
   python baseline.py serve  --chunks chunks.jsonl --model DIR --port 8090 [--workers 2]
   python baseline.py encode --chunks chunks.jsonl --model DIR [--batch-size 32]
 """
 
 import argparse
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -78,7 +82,12 @@ def create_app():
     texts = [chunk["text"] for chunk in chunks]
     matrix = model.encode(texts, batch_size=32, normalize_embeddings=True).astype(np.float32)
     bm25 = BM25Okapi([tokenize(text) for text in texts])
-    conversations = {}
+    secret = os.environ["FATHOM_PEER_SECRET"].encode()
+    transcripts = {}
+
+    def token_for(conversation_id):
+        digest = hmac.new(secret, conversation_id.encode(), hashlib.sha256).hexdigest()
+        return "fct_" + digest
 
     app = FastAPI()
 
@@ -91,14 +100,13 @@ def create_app():
     @app.post("/v1/conversations", status_code=201)
     def create_conversation(request: NewConversation):
         conversation_id = str(uuid.uuid4())
-        token = "fct_" + secrets.token_urlsafe(32)
-        conversations[conversation_id] = {"token": token, "messages": []}
+        token = token_for(conversation_id)
         return {"conversation_id": conversation_id, "customer_token": token, "state": "bot"}
 
     @app.post("/v1/conversations/{conversation_id}/messages")
     def post_message(conversation_id: str, message: Message, authorization: str = Header("")):
-        conversation = conversations.get(conversation_id)
-        if conversation is None or authorization != "Bearer " + conversation["token"]:
+        expected = "Bearer " + token_for(conversation_id)
+        if not hmac.compare_digest(authorization, expected):
             raise HTTPException(status_code=404, detail="conversation_not_found")
         query = model.encode([message.text], normalize_embeddings=True)[0]
         dense = matrix @ query
@@ -109,7 +117,7 @@ def create_app():
                 fused[int(index)] = fused.get(int(index), 0.0) + 1.0 / (60 + rank + 1)
         best = sorted(fused, key=fused.get, reverse=True)[:5]
         reply = chunks[best[0]]["text"][:600] if best else ""
-        conversation["messages"].append((message.text, reply))
+        transcripts.setdefault(conversation_id, []).append((message.text, reply))
         return {
             "decision": "answer",
             "reply": reply,
@@ -124,6 +132,7 @@ def serve(args):
 
     os.environ["FATHOM_PEER_CHUNKS"] = os.path.abspath(args.chunks)
     os.environ["FATHOM_PEER_MODEL"] = os.path.abspath(args.model)
+    os.environ["FATHOM_PEER_SECRET"] = secrets.token_hex(32)
     uvicorn.run(
         "baseline:create_app",
         factory=True,
