@@ -267,7 +267,7 @@ struct BaseArticle {
 
 fn load_base_articles(dir: &Path) -> anyhow::Result<Vec<BaseArticle>> {
     let mut articles = Vec::new();
-    for entry in walk_markdown(dir)? {
+    for entry in walk_files(dir, |path| path.extension().is_some_and(|e| e == "md"))? {
         let text = std::fs::read_to_string(&entry)
             .with_context(|| format!("reading {}", entry.display()))?;
         let (front, body) = match text.strip_prefix("---") {
@@ -293,7 +293,8 @@ fn load_base_articles(dir: &Path) -> anyhow::Result<Vec<BaseArticle>> {
     Ok(articles)
 }
 
-fn walk_markdown(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// Files under `dir` (recursively) that `keep` accepts, sorted.
+fn walk_files(dir: &Path, keep: impl Fn(&Path) -> bool) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -303,7 +304,7 @@ fn walk_markdown(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "md") {
+            } else if keep(&path) {
                 out.push(path);
             }
         }

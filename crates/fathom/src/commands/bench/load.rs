@@ -290,7 +290,7 @@ pub(super) fn chunks(articles_dir: &Path, out: &Path) -> anyhow::Result<Value> {
     );
     let mut count = 0;
     let mut articles = 0;
-    for entry in walk_sources(articles_dir)? {
+    for entry in super::walk_files(articles_dir, fathom_ingest::sources::is_supported)? {
         let relative = entry.strip_prefix(articles_dir).unwrap_or(&entry);
         let bytes =
             std::fs::read(&entry).with_context(|| format!("reading {}", entry.display()))?;
@@ -353,25 +353,6 @@ pub(super) async fn embed(settings: &Settings, chunks: &Path) -> anyhow::Result<
         "chunks_per_s": super::round(texts.len() as f64 / seconds),
         "load_average": load_average(),
     }))
-}
-
-fn walk_sources(dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
-        {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if fathom_ingest::sources::is_supported(&path) {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 /// Resident memory of `pid` and its descendants, MiB (0 when unknown).
