@@ -38,6 +38,7 @@ async fn main() {
         }],
         evidence_ids: vec![chunk; 5],
         summary: None,
+        awaiting: None,
     };
 
     let mut open = Vec::with_capacity(conversations);

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use fathom_conversations::{ConversationStore, SqliteStore};
+use fathom_conversations::{SqliteStore, Stores};
 use fathom_gateway::{Application, Dependencies, GatewayConfig, RateLimits, WorkspaceConfig};
 use serde_json::{json, Value};
 
@@ -190,13 +190,16 @@ pub(super) async fn load(
         dense.embed_query("warm up").await?;
     }
     let tmp = tempfile::tempdir()?;
-    let store: Arc<dyn ConversationStore> =
-        Arc::new(SqliteStore::open(&tmp.path().join("conversations.sqlite"))?);
+    let stores = Stores::new(SqliteStore::open(&tmp.path().join("conversations.sqlite"))?);
     let mut config = GatewayConfig {
         addr: "127.0.0.1:0".parse()?,
+        // Every simulated customer comes from 127.0.0.1: one client to the per-client limits.
         rate_limits: RateLimits {
             customer_per_minute: 1_000_000,
             workspace_per_second: 1_000_000,
+            client_per_second: 1_000_000,
+            client_burst: 1_000_000,
+            client_conversations_per_minute: 1_000_000,
         },
         ..Default::default()
     };
@@ -208,7 +211,7 @@ pub(super) async fn load(
         config,
         Dependencies {
             engine,
-            store,
+            stores,
             knowledge: None,
         },
     )
