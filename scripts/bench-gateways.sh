@@ -38,6 +38,10 @@ cat >"$work/gateway.toml" <<TOML
 [rate_limits]
 customer_per_minute = 1000000
 workspace_per_second = 1000000
+# The load generator is one client address: lift the per-client limits too.
+client_per_second = 1000000
+client_burst = 1000000
+client_conversations_per_minute = 1000000
 
 [workspaces.bench]
 admin_key = "bench-admin-key-0123456789"
