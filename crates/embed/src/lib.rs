@@ -5,7 +5,8 @@
 //!   all-MiniLM-L6-v2, run in-process on the CPU with candle. Needs a model directory; fetch
 //!   one with `scripts/fetch-model.sh`.
 //! - [`OpenAiEmbedder`] (dense): any OpenAI-compatible `/v1/embeddings` endpoint.
-//! - [`Bm25Embedder`] (sparse): qdrant-edge's BM25, for the lexical half of hybrid search.
+//! - [`Bm25Embedder`] (sparse): BM25 over `fathom-text`'s analysis in any language, for the lexical half
+//!   of hybrid search.
 //!
 //! Dense embedders keep CPU work and network waits off the async runtime's worker threads.
 

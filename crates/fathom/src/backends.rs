@@ -50,7 +50,7 @@ impl Backends {
         )
         .map_err(|error| store_open_error(settings, error))?;
         let store = Arc::new(store);
-        let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::english());
+        let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::default());
         let sync = SyncBackends {
             store: Arc::clone(&store) as Arc<dyn VectorStore>,
             dense: dense.clone(),

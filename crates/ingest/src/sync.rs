@@ -89,8 +89,10 @@ impl SyncBackends {
     fn fingerprint(&self, chunker: &ChunkerConfig) -> String {
         let dense = self.dense.as_ref().map_or("none", |d| d.model_id());
         format!(
-            "chunker:{}/{};dense:{dense};sparse:bm25",
-            chunker.max_tokens, chunker.overlap_tokens
+            "chunker:{}/{};dense:{dense};sparse:{}",
+            chunker.max_tokens,
+            chunker.overlap_tokens,
+            self.sparse.analysis_id()
         )
     }
 }
@@ -323,10 +325,12 @@ async fn write_batch(
         None => None,
     };
     let sparse_embedder = Arc::clone(&backends.sparse);
+    let locales: Vec<Option<String>> = chunks.iter().map(|c| c.locale.clone()).collect();
     let sparse = tokio::task::spawn_blocking(move || {
         texts
             .iter()
-            .map(|t| sparse_embedder.embed_document(t))
+            .zip(&locales)
+            .map(|(text, locale)| sparse_embedder.embed_document_in(text, locale.as_deref()))
             .collect::<Vec<_>>()
     })
     .await
@@ -418,6 +422,18 @@ fn path_key(path: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// An article without a declared `locale` gets the language detected in its title and opening
+/// text (ISO 639-1, e.g. `de`); a locale from front matter or a help-center export is kept as
+/// declared. Retrieval routes by it and BM25 analyses the article's chunks in it.
+fn with_language(mut article: Article) -> Article {
+    if article.locale.is_none() {
+        let opening: String = article.body.chars().take(2_000).collect();
+        let sample = format!("{}\n{opening}", article.title);
+        article.locale = fathom_text::detect(&sample).map(|d| d.language.code().to_string());
+    }
+    article
 }
 
 /// A stable hash of everything about an article that ends up in its chunks.
@@ -599,6 +615,7 @@ fn scan(root: &Path, manifest: &Manifest, limits: &SourceLimits) -> Result<Plan,
             if unchanged {
                 plan.unchanged += 1;
             } else {
+                let article = with_language(article);
                 plan.to_index.push(Scanned { article, hash });
             }
         }

@@ -33,7 +33,7 @@ pub async fn fixture(articles: &[(&str, &str)]) -> Fixture {
     }
     let store: Arc<dyn VectorStore> =
         Arc::new(EdgeStore::open(&dir.path().join("qdrant"), EdgeStoreConfig::default()).unwrap());
-    let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::english());
+    let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::default());
     let workspace = WorkspaceId::parse("acme").unwrap();
     let backends = SyncBackends {
         store: store.clone(),

@@ -102,6 +102,7 @@ pub struct MiniLmEmbedder {
     model: Arc<LoadedModel>,
     queries: Arc<QueryBatcher>,
     model_id: String,
+    languages: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for MiniLmEmbedder {
@@ -122,6 +123,9 @@ impl MiniLmEmbedder {
     /// ~90 MB); call it at start-up or from `spawn_blocking`.
     pub fn load(config: MiniLmConfig) -> Result<Self, EmbedError> {
         let model_id = config.model_id();
+        let languages = read_bert_config(&config.model_dir.join(CONFIG_FILE))
+            .ok()
+            .and_then(|bert| trained_languages(bert.vocab_size));
         let query_batching = config.query_batching;
         let model = Arc::new(LoadedModel::load(config)?);
         let queries = QueryBatcher::start(Arc::clone(&model), query_batching)?;
@@ -129,6 +133,7 @@ impl MiniLmEmbedder {
             model_id,
             model,
             queries: Arc::new(queries),
+            languages,
         })
     }
 
@@ -143,6 +148,10 @@ impl MiniLmEmbedder {
 impl Embedder for MiniLmEmbedder {
     fn model_id(&self) -> &str {
         &self.model_id
+    }
+
+    fn languages(&self) -> Option<&[String]> {
+        self.languages.as_deref()
     }
 
     fn dimension(&self) -> usize {
@@ -413,6 +422,14 @@ fn mean_pool_and_normalize(tokens: &[f32], dimension: usize) -> Vec<f32> {
         .max(1e-12);
     pooled.iter_mut().for_each(|value| *value /= norm);
     pooled
+}
+
+/// The languages a BERT model can represent, judged by its vocabulary: English sentence models
+/// (all-MiniLM-L6-v2 and most sentence-transformers) keep bert-base's ~30,000 English
+/// word-pieces, which spell other scripts as unknown tokens; multilingual ones (mBERT's 119,547,
+/// XLM-R's 250,002, LaBSE's 501,153) have several times more. `None`: many languages.
+fn trained_languages(vocab_size: usize) -> Option<Vec<String>> {
+    (vocab_size < 60_000).then(|| vec!["en".to_string()])
 }
 
 fn read_bert_config(path: &Path) -> Result<BertConfig, String> {

@@ -340,7 +340,7 @@ fn generate_corpus(base: &[BaseArticle], count: usize, dir: &Path) -> anyhow::Re
 }
 
 fn bm25() -> anyhow::Result<Arc<dyn SparseEmbedder>> {
-    Ok(Arc::new(fathom_embed::Bm25Embedder::english()))
+    Ok(Arc::new(fathom_embed::Bm25Embedder::default()))
 }
 
 fn open_store(dir: &Path, dimension: usize) -> anyhow::Result<Arc<EdgeStore>> {

@@ -71,7 +71,7 @@ pub async fn knowledge(dir: &TempDir) -> Fixture {
     }
     let store: Arc<dyn VectorStore> =
         Arc::new(EdgeStore::open(&dir.path().join("qdrant"), EdgeStoreConfig::default()).unwrap());
-    let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::english());
+    let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::default());
     let sync = SyncBackends {
         store: store.clone(),
         dense: None,
