@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use fathom_core::SearchHit;
 
 use crate::guardrails::detect_injection;
-use crate::lexical::{coverage, term_set};
+use crate::lexical::{coverage, message_language, term_set_in};
 
 /// At most this many words of passage.
 const MAX_WORDS: usize = 160;
@@ -50,7 +50,8 @@ fn is_list_item(line: &str) -> bool {
 
 /// Pick the passage of `hit` that best answers `query`.
 pub fn passage(hit: &SearchHit, query: &str) -> Passage {
-    let query_terms = term_set(query);
+    let language = message_language(query);
+    let query_terms = term_set_in(query, language);
     // Articles are data, never instructions: a block that reads like an instruction to an
     // assistant is never quoted.
     let blocks: Vec<String> = blocks(&hit.chunk.text)
@@ -64,7 +65,7 @@ pub fn passage(hit: &SearchHit, query: &str) -> Passage {
     }
     let scores: Vec<f32> = blocks
         .iter()
-        .map(|b| coverage(&query_terms, &term_set(b)))
+        .map(|b| coverage(&query_terms, &term_set_in(b, language)))
         .collect();
     // The first of the best-covering blocks: a section usually states its rule first and its
     // exceptions after ("Annual plans can be refunded…" before "After 30 days… not refunded").
@@ -139,8 +140,9 @@ pub fn render(passage: &Passage, title: &str, url: Option<&str>) -> String {
 
 /// Terms a passage shares with a query; used by tests and diagnostics.
 pub fn shared_terms(passage: &str, query: &str) -> HashSet<String> {
-    let p = term_set(passage);
-    term_set(query)
+    let language = message_language(query);
+    let p = term_set_in(passage, language);
+    term_set_in(query, language)
         .into_iter()
         .filter(|t| p.contains(t))
         .collect()

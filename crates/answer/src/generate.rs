@@ -42,6 +42,17 @@ pub trait Generator: Send + Sync {
         answer: &str,
         sources: &str,
     ) -> Option<Result<(bool, TokenUsage), LlmError>>;
+    /// `query` translated into `language` (its English name, "German"), for a help center
+    /// written in another language than the customer's: one model call. `None` when this
+    /// generator does not translate.
+    async fn translate_query(
+        &self,
+        query: &str,
+        language: &str,
+    ) -> Option<Result<(String, TokenUsage), LlmError>> {
+        let _ = (query, language);
+        None
+    }
 }
 
 /// How many tokens of sources an answer prompt quotes by default: with the system prompt, eight
@@ -344,8 +355,44 @@ struct JudgeReply {
     supported: bool,
 }
 
+/// The first non-empty line of a model's reply, unquoted; an error when there is none or it is
+/// too long to be a query.
+fn one_line_query(content: &str) -> Result<String, LlmError> {
+    let query = content
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .trim_matches('"')
+        .to_string();
+    if query.is_empty() || query.len() > 500 {
+        return Err(LlmError::BadReply("empty or overlong query".into()));
+    }
+    Ok(query)
+}
+
 #[async_trait]
 impl Generator for LlmGenerator {
+    async fn translate_query(
+        &self,
+        query: &str,
+        language: &str,
+    ) -> Option<Result<(String, TokenUsage), LlmError>> {
+        let system = self.prompts.translate.trim().replace("{language}", language);
+        let reply = self
+            .chat
+            .complete(
+                &[
+                    ChatMessage::system(system),
+                    ChatMessage::user(query.trim().to_string()),
+                ],
+                None,
+                None,
+            )
+            .await;
+        Some(reply.and_then(|output| Ok((one_line_query(&output.content)?, output.usage))))
+    }
+
     async fn rewrite_query(
         &self,
         history: &[Turn],

@@ -1,11 +1,13 @@
 //! The judge: which retrieved chunk to answer from, and how likely answering from it resolves
 //! the question. Both come from the fitted models of [`crate::answerability`]; this module holds
-//! what a deployer sets around them (depth, threshold) and picks the model for the retrieval mode.
+//! what a deployer sets around them (depth, threshold) and picks the model for the turn: the
+//! retrieval mode, and whether the dense model reads the message's language.
 
 use fathom_core::SearchHit;
 use serde::{Deserialize, Serialize};
 
 use crate::answerability::{assess, Asked, Assessment, ModelFile};
+use crate::lexical::Language;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JudgeConfig {
@@ -30,36 +32,57 @@ impl Default for JudgeConfig {
     }
 }
 
-/// Which fitted model judges: the dense one when the hits carry dense cosines, else the lexical.
-pub fn model_name(hits: &[SearchHit]) -> &'static str {
-    if hits.iter().any(|h| h.dense_score.is_some()) {
+/// Whether a dense model trained for `dense_languages` (ISO 639-1 codes; `None`: any language)
+/// reads `language`. A model that does not still returns a cosine, but one that says little.
+pub fn dense_reads(dense_languages: Option<&[String]>, language: Language) -> bool {
+    dense_languages.is_none_or(|languages| {
+        languages
+            .iter()
+            .any(|code| Language::from_locale(code) == Some(language))
+    })
+}
+
+/// Which fitted model judges: the dense one when the hits carry dense cosines from a model that
+/// reads the message's language, else the lexical one.
+pub fn model_name(
+    asked: &Asked,
+    hits: &[SearchHit],
+    dense_languages: Option<&[String]>,
+) -> &'static str {
+    if !hits.iter().any(|h| h.dense_score.is_some()) {
+        ModelFile::LEXICAL
+    } else if dense_reads(dense_languages, asked.language()) {
         ModelFile::DENSE
     } else {
         ModelFile::LEXICAL
     }
 }
 
-/// Judge the hits for `message` (the customer's own words) and `query` (the standalone query).
+/// Judge the hits for `message` (the customer's own words) and `query` (the standalone query),
+/// both read in the message's language. `dense_languages` are the languages the dense model was
+/// trained for (`Retriever::dense_languages`; `None`: any).
 pub fn judge(
     config: &JudgeConfig,
     models: &ModelFile,
     message: &str,
     query: &str,
     hits: &[SearchHit],
+    dense_languages: Option<&[String]>,
 ) -> (Assessment, &'static str) {
-    let name = model_name(hits);
     let asked = Asked::new(message, query);
+    let name = model_name(&asked, hits, dense_languages);
     (
         assess(models.model(name), &asked, hits, config.rerank_depth),
         name,
     )
 }
 
-/// Whether nothing retrieved is about the question at all.
-pub fn nothing_relevant(config: &JudgeConfig, assessment: &Assessment) -> bool {
+/// Whether nothing retrieved is about the question at all, by the signals `model` (the one that
+/// judged) trusts: the dense cosine when it reads one, else the words.
+pub fn nothing_relevant(config: &JudgeConfig, assessment: &Assessment, model: &str) -> bool {
     match &assessment.features {
         None => true,
-        Some(features) if features.get("dense_max") > 0.0 => {
+        Some(features) if model == ModelFile::DENSE && features.get("dense_max") > 0.0 => {
             features.get("dense_max") < config.min_relevance
         }
         Some(features) => features.get("top_coverage") == 0.0,
@@ -101,6 +124,7 @@ mod tests {
             question,
             question,
             hits,
+            None,
         )
         .0
     }
@@ -153,9 +177,52 @@ mod tests {
             "refunds days",
             "refunds days",
             &[lexical],
+            None,
         );
         assert_eq!(name, ModelFile::LEXICAL);
         assert!(assessment.confidence > 0.5);
+    }
+
+    #[test]
+    fn an_english_model_s_cosine_does_not_count_for_a_german_message() {
+        let english_only = ["en".to_string()];
+        let question = "Wie lange dauert eine Rückerstattung?";
+        let judged = |dense: f32, languages: Option<&[String]>| {
+            let hits = [hit(
+                "Eine Rückerstattung dauert fünf Tage.",
+                1.0,
+                Some(dense),
+            )];
+            judge(
+                &JudgeConfig::default(),
+                &ModelFile::builtin(),
+                question,
+                question,
+                &hits,
+                languages,
+            )
+        };
+        let (far, name) = judged(0.1, Some(&english_only));
+        let (close, _) = judged(0.9, Some(&english_only));
+        assert_eq!(name, ModelFile::LEXICAL);
+        assert_eq!(far.confidence, close.confidence, "the cosine is not read");
+        assert_eq!(judged(0.1, None).1, ModelFile::DENSE);
+    }
+
+    #[test]
+    fn an_english_message_keeps_the_dense_model_of_an_english_embedder() {
+        let english_only = ["en".to_string()];
+        let hits = [hit("Refunds take five days.", 1.0, Some(0.7))];
+        let question = "how long do refunds take";
+        let (_, name) = judge(
+            &JudgeConfig::default(),
+            &ModelFile::builtin(),
+            question,
+            question,
+            &hits,
+            Some(&english_only),
+        );
+        assert_eq!(name, ModelFile::DENSE);
     }
 
     #[test]
@@ -167,7 +234,14 @@ mod tests {
         let hits: Vec<SearchHit> = (0..4)
             .map(|i| hit("unrelated text", 1.0 - i as f32 * 0.1, Some(0.5)))
             .collect();
-        let (assessment, _) = judge(&config, &ModelFile::builtin(), "refund", "refund", &hits);
+        let (assessment, _) = judge(
+            &config,
+            &ModelFile::builtin(),
+            "refund",
+            "refund",
+            &hits,
+            None,
+        );
         assert_eq!(assessment.order.len(), 4);
         assert_eq!(&assessment.order[2..], &[2, 3]);
     }

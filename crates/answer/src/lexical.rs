@@ -1,9 +1,16 @@
 //! Word-level helpers shared by the answerability judge, the extractive answerer and the support
-//! check: normalised content terms with a light suffix stemmer.
+//! check: normalised content terms in the language of the customer's message.
+//!
+//! English keeps its tuned path (stop words, chat and request words, a light suffix stemmer);
+//! every other language goes through `fathom-text` (stop words, Snowball stemming, word
+//! segmentation for Chinese and Japanese). Both sides of a comparison (the message and a chunk)
+//! must be read in the same language: take it once with [`message_language`] and pass it to
+//! [`terms_in`].
 
 use std::collections::HashSet;
 
 use fathom_retrieve::query::is_stop_word;
+pub use fathom_text::Language;
 
 /// Words of chat that say how the customer asks, not what about ("I meant…", "is it possible
 /// to…", "sorry, I'm confused"): a help article never contains them, so counting them would
@@ -73,8 +80,49 @@ const REQUEST_WORDS: &[&str] = &[
     "help",
 ];
 
-/// Lower-cased, lightly stemmed content words ("refunds", "refunded" → "refund").
+/// The language to read `message` (and what it is compared with) in: the detected one when
+/// detection is sure of it, English otherwise (a short English question misread as another
+/// language would lose its English stop words).
+pub fn message_language(message: &str) -> Language {
+    match fathom_text::detect(message) {
+        Some(detection) if detection.reliable || detection.confidence >= 0.5 => detection.language,
+        _ => Language::ENGLISH,
+    }
+}
+
+/// The language the best hits are written in, when it is not the message's: all of the top
+/// three hits that declare a locale agree on it. `None` when they are in the message's language,
+/// disagree, or declare none.
+pub fn other_articles_language(message: &str, hits: &[fathom_core::SearchHit]) -> Option<Language> {
+    let asked = message_language(message);
+    let mut languages = hits
+        .iter()
+        .take(3)
+        .filter_map(|hit| hit.chunk.locale.as_deref().and_then(Language::from_locale));
+    let first = languages.next()?;
+    (first != asked && languages.all(|language| language == first)).then_some(first)
+}
+
+/// Content terms of `text` read in `language`, in order.
+pub fn terms_in(text: &str, language: Language) -> Vec<String> {
+    if language == Language::ENGLISH {
+        english_terms(text)
+    } else {
+        fathom_text::analyze(text, Some(language))
+    }
+}
+
+pub fn term_set_in(text: &str, language: Language) -> HashSet<String> {
+    terms_in(text, language).into_iter().collect()
+}
+
+/// Content terms of `text` in its own language.
 pub fn terms(text: &str) -> Vec<String> {
+    terms_in(text, message_language(text))
+}
+
+/// Lower-cased, lightly stemmed English content words ("refunds", "refunded" → "refund").
+fn english_terms(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
@@ -229,6 +277,33 @@ mod tests {
             phrase_coverage(&terms("refunds"), &terms("refund policy")),
             1.0
         );
+    }
+
+    #[test]
+    fn a_german_message_and_a_german_chunk_share_stemmed_terms() {
+        let message = "Wann wurden die Rückerstattungen ausgezahlt?";
+        let language = message_language(message);
+        assert_eq!(language.code(), "de");
+        let asked = term_set_in(message, language);
+        let chunk = term_set_in(
+            "Die Rückerstattung wird innerhalb von 14 Tagen ausgezahlt.",
+            language,
+        );
+        assert!(coverage(&asked, &chunk) >= 0.6, "{asked:?} vs {chunk:?}");
+    }
+
+    #[test]
+    fn chinese_is_read_in_words_not_as_one_term() {
+        let message = "退款需要多长时间才能到账？";
+        let language = message_language(message);
+        assert_eq!(language.code(), "zh");
+        assert!(terms_in(message, language).len() >= 2);
+    }
+
+    #[test]
+    fn a_short_unclear_message_is_read_as_english() {
+        assert_eq!(message_language("ok"), Language::ENGLISH);
+        assert_eq!(message_language("refunds"), Language::ENGLISH);
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub mod files {
     pub const CITATIONS: &str = "citations.prompt.md";
     pub const REWRITE: &str = "rewrite.prompt.md";
     pub const JUDGE: &str = "judge.prompt.md";
+    /// Translates a query into the articles' language (`{language}`: its English name).
+    pub const TRANSLATE: &str = "translate.prompt.md";
 }
 
 macro_rules! builtin {
@@ -36,6 +38,7 @@ const BUILTIN: &[(&str, &str)] = &[
     builtin!("citations.prompt.md"),
     builtin!("rewrite.prompt.md"),
     builtin!("judge.prompt.md"),
+    builtin!("translate.prompt.md"),
     builtin!("replies/handoff.md"),
     builtin!("replies/no_content.md"),
     builtin!("replies/retrieval_unavailable.md"),
@@ -207,6 +210,8 @@ pub struct Prompts {
     pub citations: String,
     pub rewrite: String,
     pub judge: String,
+    /// Translates a query into the articles' language (`{language}` is replaced by its name).
+    pub translate: String,
 }
 
 impl Default for Prompts {
@@ -225,6 +230,7 @@ impl Prompts {
             citations: take(files::CITATIONS),
             rewrite: take(files::REWRITE),
             judge: take(files::JUDGE),
+            translate: take(files::TRANSLATE),
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use fathom_core::{ChunkId, Citation, SearchHit};
 
-use crate::lexical::{coverage, sentences, term_set};
+use crate::lexical::{coverage, message_language, sentences, term_set_in};
 
 /// A sentence counts as supported when this share of its content words is in the cited text.
 pub const MIN_SENTENCE_SUPPORT: f32 = 0.6;
@@ -22,7 +22,8 @@ pub fn unknown_citations(citations: &[Citation], hits: &[SearchHit]) -> Vec<Chun
 
 /// Sentences of `answer` not supported by the cited chunks' text.
 pub fn unsupported_sentences(answer: &str, cited_text: &str) -> Vec<String> {
-    let source = term_set(cited_text);
+    let language = message_language(answer);
+    let source = term_set_in(cited_text, language);
     // The "Source: <title>" line names the citation; it is not a claim. Dropped as a whole line:
     // a title such as "2. [DNS hostnames](https://…)" would otherwise split into sentences.
     let claims: Vec<&str> = answer
@@ -32,7 +33,7 @@ pub fn unsupported_sentences(answer: &str, cited_text: &str) -> Vec<String> {
     sentences(&claims.join("\n"))
         .into_iter()
         .filter(|s| {
-            let terms = term_set(s);
+            let terms = term_set_in(s, language);
             // Connective sentences ("Here is how:") carry no claim.
             terms.len() >= 3 && coverage(&terms, &source) < MIN_SENTENCE_SUPPORT
         })

@@ -561,3 +561,36 @@ async fn sources_that_would_overflow_the_models_context_are_cut_to_the_budget_an
         decision.usage
     );
 }
+
+/// A German question on English articles: the query is translated with one model call (a real
+/// one-line reply), the engine searches with it, and the decision keeps the contract. Its token
+/// usage counts the translation call on top of the answer's.
+#[tokio::test]
+async fn a_german_question_on_english_articles_is_translated_with_one_model_call() {
+    let Some(endpoint) = Endpoint::from_env("cross-lingual") else {
+        return;
+    };
+    let _turn = SERVER_TURN.lock().await;
+    endpoint.ensure_reachable().await;
+    let question = "Wie lange ist der Link zum Zurücksetzen des Passworts gültig?";
+
+    let chat = OpenAiChat::new(endpoint.llm_config(false)).expect("a valid model configuration");
+    let generator = LlmGenerator::new(chat, Prompts::default(), false);
+    let (translated, usage) = generator
+        .translate_query(question, "English")
+        .await
+        .expect("the LLM generator translates")
+        .expect("the model replied with a query");
+    assert!(!translated.trim().is_empty() && !translated.contains('\n'), "{translated:?}");
+    assert!(usage.prompt_tokens > 0 && usage.completion_tokens > 0, "{usage:?}");
+
+    let fixture = fixture().await;
+    let engine = llm_engine(&fixture, endpoint.llm_config(true));
+    let decision = engine.decide(&conversation(&fixture, &[], question)).await;
+    assert_decision_contract(&decision);
+    assert!(
+        decision.usage.prompt_tokens >= usage.prompt_tokens,
+        "the translation call counts in the decision's usage: {:?}",
+        decision.usage
+    );
+}

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use fathom_core::SearchHit;
 use serde::{Deserialize, Serialize};
 
-use crate::lexical::{phrase_coverage, terms};
+use crate::lexical::{message_language, phrase_coverage, terms_in, Language};
 
 /// Features whose value comes from the dense model; a lexical-only model leaves them out.
 pub fn is_dense_feature(name: &str) -> bool {
@@ -51,9 +51,14 @@ impl Candidate {
 }
 
 /// What the customer asked, as terms: the message's own content words (the query's when the
-/// message has none, "and that one?").
+/// message has none, "and that one?"), read in the message's language like every chunk compared
+/// with them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Asked {
+    /// The language the message (and so the query and every chunk) is read in, ISO 639-1: the
+    /// detected one when detection is sure of it, else English (`lexical::message_language`).
+    #[serde(default = "english")]
+    pub language: String,
     pub sequence: Vec<String>,
     /// Whether the query carried words from the history (a follow-up).
     pub history_used: bool,
@@ -68,12 +73,18 @@ const QUESTION_WORDS: &[&str] = &[
     "does", "did", "is", "are", "was", "were", "will", "would", "should", "may", "might", "shall",
 ];
 
+/// Dumps written before the language was recorded were all read in English.
+fn english() -> String {
+    Language::ENGLISH.code().to_string()
+}
+
 impl Asked {
     pub fn new(message: &str, query: &str) -> Self {
-        let message_terms = terms(message);
+        let language = message_language(message);
+        let message_terms = terms_in(message, language);
         let count = message_terms.len();
         let sequence = if message_terms.is_empty() {
-            terms(query)
+            terms_in(query, language)
         } else {
             message_terms
         };
@@ -82,12 +93,23 @@ impl Asked {
             .find(|w| !w.is_empty())
             .map(str::to_lowercase);
         Self {
+            language: language.code().to_string(),
             sequence,
             history_used: query.trim() != message.trim(),
             is_question: message.contains('?')
                 || first_word.is_some_and(|w| QUESTION_WORDS.contains(&w.as_str())),
             message_terms: count,
         }
+    }
+
+    /// The language to read the retrieved chunks in.
+    pub fn language(&self) -> Language {
+        Language::from_locale(&self.language).unwrap_or(Language::ENGLISH)
+    }
+
+    /// `text`'s content terms, read in the message's language.
+    fn terms(&self, text: &str) -> Vec<String> {
+        terms_in(text, self.language())
     }
 
     fn set(&self) -> HashSet<&str> {
@@ -102,7 +124,7 @@ pub fn candidates(asked: &Asked, hits: &[SearchHit], depth: usize) -> Vec<Candid
     let top_score = hits.first().map_or(0.0, |h| h.score);
     let chunk_terms: Vec<Vec<String>> = hits
         .iter()
-        .map(|h| terms(&h.chunk.text_for_embedding()))
+        .map(|h| asked.terms(&h.chunk.text_for_embedding()))
         .collect();
     // Local IDF: an asked term found in every retrieved chunk says little about which one
     // answers; one found in a single chunk says a lot. (The store's collection-wide IDF is not
@@ -150,9 +172,9 @@ pub fn candidates(asked: &Asked, hits: &[SearchHit], depth: usize) -> Vec<Candid
             } else {
                 0.0
             };
-            let mut title = terms(&hit.chunk.title);
+            let mut title = asked.terms(&hit.chunk.title);
             for heading in &hit.chunk.heading_path {
-                title.extend(terms(heading));
+                title.extend(asked.terms(heading));
             }
             let title: HashSet<&str> = title.iter().map(String::as_str).collect();
             let title_coverage = share(

@@ -5,7 +5,8 @@
 //!    prompt injection, a blocked topic, frustration or a repeated question;
 //! 3. [`understand`](AnswerEngine::understand): the standalone query;
 //! 4. [`retrieve`](AnswerEngine::retrieve): hybrid search (a broken index ends the turn as
-//!    `retrieval_unavailable`, never as "nothing relevant");
+//!    `retrieval_unavailable`, never as "nothing relevant"); with a model, a question in another
+//!    language than the articles found is translated into theirs and searched again;
 //! 5. [`weigh`](AnswerEngine::weigh): the judge's rerank and confidence; below the threshold,
 //!    a clarifying question or a handoff;
 //! 6. [`reply`](AnswerEngine::reply): the LLM's or the extractive answer, then the output
@@ -25,7 +26,7 @@ use fathom_core::{
     AnswerEvent, Awaiting, Citation, Conversation, Decision, DecisionKind, Evidence, Reason, Role,
     SearchHit, Turn,
 };
-use fathom_retrieve::{standalone_query, RetrieveError, Retriever, SearchRequest};
+use fathom_retrieve::{standalone_query, RetrieveError, Retriever, SearchRequest, SearchResults};
 use tokio::sync::mpsc;
 
 pub use config::{AnswerConfig, BlockedTopic};
@@ -37,6 +38,7 @@ use crate::extractive;
 use crate::generate::{Generated, Generator};
 use crate::guardrails::{self, PiiEntity};
 use crate::judge::{judge, nothing_relevant};
+use crate::lexical;
 use crate::prompts::{Replies, Reply};
 use crate::support::{unknown_citations, unsupported_sentences};
 use outcome::{finish, Draft, Step, Trace};
@@ -141,8 +143,28 @@ pub struct Probed {
     pub article: String,
 }
 
+/// What the retrieve step found, and the words it found it with.
+struct Retrieved {
+    hits: Vec<SearchHit>,
+    /// The query in the articles' language, when the first search found articles in another
+    /// language than the message's and the model translated it (LLM mode): the hits are the
+    /// translation's, and the judge reads it instead of the customer's words.
+    translated: Option<String>,
+}
+
+impl Retrieved {
+    /// What the judge reads: (the customer's words, the standalone query).
+    fn asked<'a>(&'a self, message: &'a str, query: &'a str) -> (&'a str, &'a str) {
+        match &self.translated {
+            Some(translated) => (translated, translated),
+            None => (message, query),
+        }
+    }
+}
+
 /// What retrieval found, in the judge's order (best first), and how sure the judge is.
 struct Found {
+    /// The query as searched (translated, in a cross-lingual turn).
     query: String,
     hits: Vec<SearchHit>,
     judgement: Assessment,
@@ -290,20 +312,23 @@ impl AnswerEngine {
             return stopped(draft);
         }
         let query = self.understand(&input, &mut trace).await;
-        let hits = match self.retrieve(&input, &query, &mut trace).await {
-            Ok(hits) => hits,
+        let retrieved = match self.retrieve(&input, &query, &mut trace).await {
+            Ok(retrieved) => retrieved,
             Err(draft) => return stopped(draft),
         };
-        let asked = Asked::new(&input.message, &query);
-        let candidates = features::candidates(&asked, &hits, self.config.judge.rerank_depth);
-        let articles = hits
+        let (message, searched) = retrieved.asked(&input.message, &query);
+        let asked = Asked::new(message, searched);
+        let candidates =
+            features::candidates(&asked, &retrieved.hits, self.config.judge.rerank_depth);
+        let articles = retrieved
+            .hits
             .iter()
             .take(candidates.len())
             .map(|h| h.chunk.article_id.to_string())
             .collect();
         Inspection {
             stopped: None,
-            query,
+            query: searched.to_string(),
             asked: Some(asked),
             candidates,
             articles,
@@ -322,16 +347,18 @@ impl AnswerEngine {
         let mut trace = Trace::new(None);
         let input = self.read_input(conversation).ok()?;
         let query = self.understand(&input, &mut trace).await;
-        let mut hits = self.retrieve(&input, &query, &mut trace).await.ok()?;
-        hits.retain(|h| !removed(&h.chunk));
+        let mut retrieved = self.retrieve(&input, &query, &mut trace).await.ok()?;
+        retrieved.hits.retain(|h| !removed(&h.chunk));
+        let (message, searched) = retrieved.asked(&input.message, &query);
         let (assessment, _) = judge(
             &self.config.judge,
             &self.models,
-            &input.message,
-            &query,
-            &hits,
+            message,
+            searched,
+            &retrieved.hits,
+            self.retriever.dense_languages(),
         );
-        let top = hits.get(*assessment.order.first()?)?;
+        let top = retrieved.hits.get(*assessment.order.first()?)?;
         Some(Probed {
             confidence: assessment.confidence,
             article: top.chunk.article_id.to_string(),
@@ -360,8 +387,8 @@ impl AnswerEngine {
         trace.time("guardrails", started);
 
         let query = self.understand(&input, trace).await;
-        let hits = self.retrieve(&input, &query, trace).await?;
-        let found = self.weigh(&input, query, hits, trace)?;
+        let retrieved = self.retrieve(&input, &query, trace).await?;
+        let found = self.weigh(&input, query, retrieved, trace)?;
         Ok(self.reply(&input, found, trace).await)
     }
 
@@ -472,26 +499,17 @@ impl AnswerEngine {
         input: &Input<'_>,
         query: &str,
         trace: &mut Trace<'_>,
-    ) -> Step<Vec<SearchHit>> {
+    ) -> Step<Retrieved> {
         let started = trace.start("retrieve");
         let workspace = &input.conversation.workspace;
-        let result = self
-            .retriever
-            .search(SearchRequest {
-                workspace: workspace.clone(),
-                question: query.to_string(),
-                locale: input.conversation.customer.locale.clone(),
-                limit: self.config.retrieve_limit,
-                mode: self.retriever.default_mode(),
-            })
-            .await;
+        let result = self.search(input, query).await;
         trace.time("retrieve", started);
-        match result {
+        let hits = match result {
             Ok(results) => {
                 self.health.succeeded();
-                Ok(results.hits)
+                results.hits
             }
-            Err(RetrieveError::EmptyQuestion) => Ok(Vec::new()),
+            Err(RetrieveError::EmptyQuestion) => Vec::new(),
             Err(error) => {
                 tracing::error!(%error, workspace = %workspace, "retrieval failed");
                 self.health.failed(workspace, &error);
@@ -500,11 +518,81 @@ impl AnswerEngine {
                     .replies
                     .text(input.locale(), Reply::RetrievalUnavailable);
                 let draft = input.hand_off(reason, text);
-                Draft {
+                return Draft {
                     query: query.to_string(),
                     ..draft
                 }
-                .end()
+                .end();
+            }
+        };
+        Ok(self.cross_lingual(input, query, hits, trace).await)
+    }
+
+    async fn search(
+        &self,
+        input: &Input<'_>,
+        question: &str,
+    ) -> Result<SearchResults, RetrieveError> {
+        self.retriever
+            .search(SearchRequest {
+                workspace: input.conversation.workspace.clone(),
+                question: question.to_string(),
+                locale: input.conversation.customer.locale.clone(),
+                limit: self.config.retrieve_limit,
+                mode: self.retriever.default_mode(),
+            })
+            .await
+    }
+
+    /// Cross-lingual: the best hits are in another language than the message. With a model,
+    /// translate the query into theirs (one call) and search again; the judge then reads the
+    /// translation. Without one (or when either call fails), the first hits stay: the judge
+    /// reads the message in its own language against articles in another, finds little in
+    /// common, and hands off.
+    async fn cross_lingual(
+        &self,
+        input: &Input<'_>,
+        query: &str,
+        hits: Vec<SearchHit>,
+        trace: &mut Trace<'_>,
+    ) -> Retrieved {
+        let first = |hits| Retrieved {
+            hits,
+            translated: None,
+        };
+        let (Some(generator), Some(language)) = (
+            &self.generator,
+            lexical::other_articles_language(&input.message, &hits),
+        ) else {
+            return first(hits);
+        };
+        let started = trace.start("translate");
+        let translation = generator
+            .translate_query(query, language.english_name())
+            .await;
+        trace.time("translate", started);
+        let translated = match translation {
+            Some(Ok((translated, usage))) => {
+                trace.usage.add(usage);
+                translated
+            }
+            Some(Err(error)) => {
+                tracing::warn!(%error, "query translation failed; judging the first search");
+                return first(hits);
+            }
+            None => return first(hits),
+        };
+        match self.search(input, &translated).await {
+            Ok(results) => {
+                tracing::debug!(%language, "query translated into the articles' language");
+                Retrieved {
+                    hits: results.hits,
+                    translated: Some(translated),
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "search with the translated query failed");
+                first(hits)
             }
         }
     }
@@ -515,17 +603,21 @@ impl AnswerEngine {
         &self,
         input: &Input<'_>,
         query: String,
-        hits: Vec<SearchHit>,
+        retrieved: Retrieved,
         trace: &mut Trace<'_>,
     ) -> Step<Found> {
         let started = trace.start("judge");
+        let (message, searched) = retrieved.asked(&input.message, &query);
         let (judgement, model) = judge(
             &self.config.judge,
             &self.models,
-            &input.message,
-            &query,
-            &hits,
+            message,
+            searched,
+            &retrieved.hits,
+            self.retriever.dense_languages(),
         );
+        let query = searched.to_string();
+        let hits = retrieved.hits;
         // Moved into the judge's order, not cloned: `order` is a permutation of the indexes.
         let mut slots: Vec<Option<SearchHit>> = hits.into_iter().map(Some).collect();
         let hits = judgement
@@ -556,7 +648,7 @@ impl AnswerEngine {
                 .awaiting(Awaiting::Clarification { options });
             return found.draft(draft).end();
         }
-        let reason = if nothing_relevant(&self.config.judge, &found.judgement) {
+        let reason = if nothing_relevant(&self.config.judge, &found.judgement, found.model) {
             Reason::NoRelevantContent
         } else {
             Reason::LowConfidence
