@@ -166,8 +166,9 @@
         el("td", { text: c.state + (c.handoff_reason ? ` (${c.handoff_reason})` : "") }),
         el("td", {}, el("span", { className: "outcome-tag " + outcomeClass(c.outcome), text: c.outcome })),
         el("td", { text: c.question || "—" }),
+        el("td", { className: "lang", text: c.language || "—" }),
         el("td", {}, transcriptButton(c.conversation_id, "transcript"))));
-    if (rows.length === 0) rows.push(el("tr", {}, el("td", { className: "muted", text: "No conversations in this window.", attrs: { colspan: 5 } })));
+    if (rows.length === 0) rows.push(el("tr", {}, el("td", { className: "muted", text: "No conversations in this window.", attrs: { colspan: 6 } })));
     $("conversations").replaceChildren(...rows);
   }
 
@@ -175,7 +176,8 @@
     $("questions-total").textContent = view.questions;
     $("questions-method").textContent = view.method;
     const groups = view.groups.map((group) =>
-      el("li", { className: "group", attrs: { "data-count": group.count } },
+      el("li", { className: "group", attrs: { "data-count": group.count, "data-language": group.language || "" } },
+        group.language ? el("span", { className: "lang-tag", text: group.language }) : null,
         el("span", { className: "terms", text: group.terms.length ? group.terms.join(" · ") : "(no content terms)" }),
         el("span", { className: "muted", text: ` — ${group.count} question${group.count === 1 ? "" : "s"}` }),
         el("ul", {}, ...group.questions.map((q) =>

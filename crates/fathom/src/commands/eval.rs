@@ -558,12 +558,20 @@ fn print_summary(report: &Report) {
         );
     }
 
-    if !report.by_tag.is_empty() {
+    // The question's language first (`lang:xx` tags), then every other tag.
+    let (languages, others): (Vec<_>, Vec<_>) = report
+        .by_tag
+        .iter()
+        .partition(|(tag, _)| tag.starts_with("lang:"));
+    for (heading, rows) in [("by language", languages), ("by tag", others)] {
+        if rows.is_empty() {
+            continue;
+        }
         println!(
             "  {:<22} {:>5}  {:<30} {:<30} {:>6}",
-            "by tag", "cases", "resolution", "false resolution", "hit@5"
+            heading, "cases", "resolution", "false resolution", "hit@5"
         );
-        for (tag, t) in &report.by_tag {
+        for (tag, t) in rows {
             let tag: String = tag.chars().take(22).collect();
             println!(
                 "  {:<22} {:>5}  {:<30} {:<30} {:>6.3}",

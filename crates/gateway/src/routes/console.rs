@@ -280,6 +280,26 @@ pub struct ConversationRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub question: Option<String>,
     pub messages: usize,
+    /// The conversation's language (ISO 639-1): see [`conversation_language`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<&'static str>,
+}
+
+/// The language a conversation is held in: the one its customers' messages are written in
+/// (detected over all of them together), else the customer's declared locale.
+pub fn conversation_language(activity: &ConversationActivity) -> Option<&'static str> {
+    let customer_text: Vec<&str> = activity
+        .messages
+        .iter()
+        .filter(|m| m.role == MessageRole::Customer)
+        .map(|m| m.text.as_str())
+        .collect();
+    let declared = activity.conversation.customer.locale.as_deref();
+    fathom_text::detect(&customer_text.join("\n"))
+        .filter(|detection| detection.reliable || detection.confidence >= 0.5)
+        .map(|detection| detection.language)
+        .or_else(|| declared.and_then(fathom_text::Language::from_locale))
+        .map(fathom_text::Language::code)
 }
 
 /// Everything the console's first screen shows, from the window's conversations (newest first).
@@ -347,6 +367,7 @@ pub fn summarize(
                 .find(|m| m.role == MessageRole::Customer)
                 .map(|m| preview(&m.text)),
             messages: a.messages.len(),
+            language: conversation_language(a),
         })
         .collect();
     ConsoleSummary {
@@ -402,10 +423,16 @@ pub struct UnansweredQuestion {
     pub decision: DecisionKind,
     pub reason: String,
     pub created_at_ms: i64,
+    /// The conversation's language: questions group only with questions in the same one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct QuestionGroupView {
+    /// The language every question of the group is written in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<&'static str>,
     pub terms: Vec<String>,
     pub count: usize,
     /// The first ten, oldest first.
@@ -426,6 +453,7 @@ pub struct QuestionsView {
 pub fn unanswered_questions(activity: &[ConversationActivity]) -> Vec<UnansweredQuestion> {
     let mut questions = Vec::new();
     for a in activity.iter().rev() {
+        let language = conversation_language(a);
         for (index, message) in a.messages.iter().enumerate() {
             let Some(decision) = message
                 .decision
@@ -447,6 +475,7 @@ pub fn unanswered_questions(activity: &[ConversationActivity]) -> Vec<Unanswered
                     decision: decision.kind,
                     reason: decision.reason.as_str().to_string(),
                     created_at_ms: asked.created_at_ms,
+                    language,
                 });
             }
         }
@@ -455,18 +484,39 @@ pub fn unanswered_questions(activity: &[ConversationActivity]) -> Vec<Unanswered
     questions
 }
 
+/// Groups within one language: each question's terms are read in its conversation's language
+/// (stemmed German with German, segmented Chinese with Chinese), and a group never mixes
+/// languages. Largest groups first, across languages.
 pub fn group_questions(questions: Vec<UnansweredQuestion>) -> Vec<QuestionGroupView> {
-    let items: Vec<(UnansweredQuestion, HashSet<String>)> = questions
-        .into_iter()
-        .map(|q| {
-            let terms = fathom_answer::lexical::term_set(&q.text);
-            (q, terms)
-        })
-        .collect();
-    insights::group_by_shared_terms(items)
+    let mut by_language: BTreeMap<Option<&'static str>, Vec<(UnansweredQuestion, HashSet<String>)>> =
+        BTreeMap::new();
+    for question in questions {
+        let language = question
+            .language
+            .and_then(fathom_answer::lexical::Language::from_locale)
+            .unwrap_or_else(|| fathom_answer::lexical::message_language(&question.text));
+        let terms = fathom_answer::lexical::term_set_in(&question.text, language);
+        by_language
+            .entry(question.language)
+            .or_default()
+            .push((question, terms));
+    }
+    let mut groups: Vec<(Option<&'static str>, insights::QuestionGroup<UnansweredQuestion>)> =
+        by_language
+            .into_iter()
+            .flat_map(|(language, items)| {
+                insights::group_by_shared_terms(items)
+                    .into_iter()
+                    .map(move |group| (language, group))
+            })
+            .collect();
+    // Stable: equal sizes keep their language's order.
+    groups.sort_by_key(|(_, group)| std::cmp::Reverse(group.members.len()));
+    groups
         .into_iter()
         .take(MAX_GROUPS)
-        .map(|group| QuestionGroupView {
+        .map(|(language, group)| QuestionGroupView {
+            language,
             terms: group.terms,
             count: group.members.len(),
             questions: group
@@ -876,6 +926,36 @@ mod tests {
         for term in ["operator", "arm64"] {
             assert!(groups[0].terms.contains(&term.to_string()), "{groups:?}");
         }
+    }
+
+    #[test]
+    fn questions_group_within_their_language_and_carry_it() {
+        use DecisionKind::Handoff;
+        use MessageRole::{Bot, Customer};
+        let asked = |text: &str| {
+            conversation(vec![
+                message(1, Customer, text, None),
+                message(2, Bot, "…", Some(Handoff)),
+            ])
+        };
+        let questions = unanswered_questions(&[
+            asked("Wie kann ich meine Rechnungen als PDF herunterladen?"),
+            asked("Wo kann ich die Rechnung als PDF herunterladen?"),
+            asked("How can I download my invoices as PDF files?"),
+            asked("如何下载PDF格式的发票？"),
+            asked("我在哪里可以下载发票的PDF？"),
+        ]);
+        let groups = group_questions(questions);
+
+        let summary: Vec<(Option<&str>, usize)> =
+            groups.iter().map(|g| (g.language, g.count)).collect();
+        assert_eq!(summary.len(), 3, "{groups:?}");
+        assert!(summary.contains(&(Some("de"), 2)), "{summary:?}");
+        assert!(summary.contains(&(Some("zh"), 2)), "{summary:?}");
+        assert!(summary.contains(&(Some("en"), 1)), "{summary:?}");
+        assert!(groups
+            .iter()
+            .all(|g| g.questions.iter().all(|q| q.language == g.language)));
     }
 
     #[test]
