@@ -378,7 +378,11 @@ impl Generator for LlmGenerator {
         query: &str,
         language: &str,
     ) -> Option<Result<(String, TokenUsage), LlmError>> {
-        let system = self.prompts.translate.trim().replace("{language}", language);
+        let system = self
+            .prompts
+            .translate
+            .trim()
+            .replace("{language}", language);
         let reply = self
             .chat
             .complete(

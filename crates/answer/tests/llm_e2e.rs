@@ -581,8 +581,14 @@ async fn a_german_question_on_english_articles_is_translated_with_one_model_call
         .await
         .expect("the LLM generator translates")
         .expect("the model replied with a query");
-    assert!(!translated.trim().is_empty() && !translated.contains('\n'), "{translated:?}");
-    assert!(usage.prompt_tokens > 0 && usage.completion_tokens > 0, "{usage:?}");
+    assert!(
+        !translated.trim().is_empty() && !translated.contains('\n'),
+        "{translated:?}"
+    );
+    assert!(
+        usage.prompt_tokens > 0 && usage.completion_tokens > 0,
+        "{usage:?}"
+    );
 
     let fixture = fixture().await;
     let engine = llm_engine(&fixture, endpoint.llm_config(true));

@@ -488,8 +488,10 @@ pub fn unanswered_questions(activity: &[ConversationActivity]) -> Vec<Unanswered
 /// (stemmed German with German, segmented Chinese with Chinese), and a group never mixes
 /// languages. Largest groups first, across languages.
 pub fn group_questions(questions: Vec<UnansweredQuestion>) -> Vec<QuestionGroupView> {
-    let mut by_language: BTreeMap<Option<&'static str>, Vec<(UnansweredQuestion, HashSet<String>)>> =
-        BTreeMap::new();
+    let mut by_language: BTreeMap<
+        Option<&'static str>,
+        Vec<(UnansweredQuestion, HashSet<String>)>,
+    > = BTreeMap::new();
     for question in questions {
         let language = question
             .language
@@ -501,15 +503,17 @@ pub fn group_questions(questions: Vec<UnansweredQuestion>) -> Vec<QuestionGroupV
             .or_default()
             .push((question, terms));
     }
-    let mut groups: Vec<(Option<&'static str>, insights::QuestionGroup<UnansweredQuestion>)> =
-        by_language
-            .into_iter()
-            .flat_map(|(language, items)| {
-                insights::group_by_shared_terms(items)
-                    .into_iter()
-                    .map(move |group| (language, group))
-            })
-            .collect();
+    let mut groups: Vec<(
+        Option<&'static str>,
+        insights::QuestionGroup<UnansweredQuestion>,
+    )> = by_language
+        .into_iter()
+        .flat_map(|(language, items)| {
+            insights::group_by_shared_terms(items)
+                .into_iter()
+                .map(move |group| (language, group))
+        })
+        .collect();
     // Stable: equal sizes keep their language's order.
     groups.sort_by_key(|(_, group)| std::cmp::Reverse(group.members.len()));
     groups
