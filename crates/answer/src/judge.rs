@@ -42,8 +42,9 @@ pub fn dense_reads(dense_languages: Option<&[String]>, language: Language) -> bo
     })
 }
 
-/// Which fitted model judges: the dense one when the hits carry dense cosines from a model that
-/// reads the message's language, else the lexical one.
+/// Which fitted model judges: without dense cosines (BM25-only retrieval) the lexical one; with
+/// them, the dense one when the dense model reads the message's language, else the foreign one,
+/// which reads no dense feature (for MiniLM, whose vocabulary is English, every other language).
 pub fn model_name(
     asked: &Asked,
     hits: &[SearchHit],
@@ -54,7 +55,7 @@ pub fn model_name(
     } else if dense_reads(dense_languages, asked.language()) {
         ModelFile::DENSE
     } else {
-        ModelFile::LEXICAL
+        ModelFile::FOREIGN
     }
 }
 
@@ -204,9 +205,32 @@ mod tests {
         };
         let (far, name) = judged(0.1, Some(&english_only));
         let (close, _) = judged(0.9, Some(&english_only));
-        assert_eq!(name, ModelFile::LEXICAL);
+        assert_eq!(name, ModelFile::FOREIGN);
         assert_eq!(far.confidence, close.confidence, "the cosine is not read");
         assert_eq!(judged(0.1, None).1, ModelFile::DENSE);
+        let coverage = far.features.as_ref().unwrap().get("top_coverage");
+        assert_eq!(far.confidence >= 0.5, coverage >= 0.56, "{coverage}");
+    }
+
+    #[test]
+    fn a_foreign_message_with_nothing_in_common_is_nothing_relevant_whatever_the_cosine() {
+        let english_only = ["en".to_string()];
+        let question = "Wie lange dauert eine Rückerstattung?";
+        let hits = [hit("Unsere Öffnungszeiten sind montags.", 1.0, Some(0.9))];
+        let (assessment, name) = judge(
+            &JudgeConfig::default(),
+            &ModelFile::builtin(),
+            question,
+            question,
+            &hits,
+            Some(&english_only),
+        );
+        assert!(nothing_relevant(&JudgeConfig::default(), &assessment, name));
+        assert!(!nothing_relevant(
+            &JudgeConfig::default(),
+            &assessment,
+            ModelFile::DENSE
+        ));
     }
 
     #[test]

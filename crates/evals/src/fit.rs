@@ -47,9 +47,9 @@ impl DumpedCase {
     }
 }
 
-/// The features each named model reads.
+/// The features each named model reads: only the dense model reads dense ones.
 pub fn feature_sets(model: &str) -> (Vec<&'static str>, Vec<&'static str>) {
-    let keep = |name: &&str| model != ModelFile::LEXICAL || !is_dense_feature(name);
+    let keep = |name: &&str| model == ModelFile::DENSE || !is_dense_feature(name);
     (
         Candidate::NAMES
             .iter()
@@ -420,10 +420,13 @@ pub fn leave_one_set_out(
 /// Fit every named model and write them with their provenance. With `fixed_rerank` (e.g. the
 /// shipped file), each model keeps that file's rerank of the same name and only its answer
 /// model is fitted.
+///
+/// The `foreign` model (messages in a language the dense model does not read) is not fitted
+/// here: it is kept from `fixed_rerank`, else from the shipped file, and the provenance says so.
 pub fn fit_file(
     cases: &[DumpedCase],
     max_false_resolution: f64,
-    provenance: Provenance,
+    mut provenance: Provenance,
     fixed_rerank: Option<&ModelFile>,
 ) -> (ModelFile, Vec<HeldOut>) {
     let mut models = BTreeMap::new();
@@ -433,6 +436,24 @@ pub fn fit_file(
         let (model, held) = leave_one_set_out(name, cases, max_false_resolution, rerank);
         models.insert(name.to_string(), model);
         report.extend(held);
+    }
+    let shipped = ModelFile::builtin();
+    let (base, origin) = match fixed_rerank {
+        Some(file) if file.models.contains_key(ModelFile::FOREIGN) => (file, "the --keep-rerank file"),
+        _ => (&shipped, "the shipped file"),
+    };
+    if let Some(foreign) = base.models.get(ModelFile::FOREIGN) {
+        models.insert(ModelFile::FOREIGN.to_string(), foreign.clone());
+        let kept = format!(
+            "`{}` not fitted: kept unchanged from {origin} ({})",
+            ModelFile::FOREIGN,
+            base.provenance.date
+        );
+        provenance.note = if provenance.note.is_empty() {
+            kept
+        } else {
+            format!("{}; {kept}", provenance.note)
+        };
     }
     (
         ModelFile {
@@ -477,8 +498,10 @@ mod tests {
 
     #[test]
     fn the_lexical_model_reads_no_dense_feature() {
-        let (rerank, answer) = feature_sets(ModelFile::LEXICAL);
-        assert!(rerank.iter().chain(&answer).all(|n| !is_dense_feature(n)));
+        for name in [ModelFile::LEXICAL, ModelFile::FOREIGN] {
+            let (rerank, answer) = feature_sets(name);
+            assert!(rerank.iter().chain(&answer).all(|n| !is_dense_feature(n)));
+        }
         let (rerank, _) = feature_sets(ModelFile::DENSE);
         assert!(rerank.contains(&"dense"));
     }
@@ -517,5 +540,27 @@ mod tests {
         assert!(point(&scored, model.threshold).resolution > 0.5);
         assert_eq!(held.len(), 2);
         assert!(held.iter().all(|h| h.at_fit_threshold.resolution > 0.5));
+    }
+
+    #[test]
+    fn a_fit_keeps_the_shipped_foreign_model_and_says_so() {
+        let mut cases = Vec::new();
+        for i in 0..20 {
+            let d = 0.5 + i as f32 / 50.0;
+            for set in ["a", "b"] {
+                cases.push(case(set, Expected::Answer, d, true));
+                cases.push(case(set, Expected::Handoff, d - 0.3, false));
+            }
+        }
+        let (file, _) = fit_file(&cases, 0.1, Provenance::default(), None);
+        assert_eq!(
+            file.models.get(ModelFile::FOREIGN),
+            ModelFile::builtin().models.get(ModelFile::FOREIGN)
+        );
+        assert!(
+            file.provenance.note.contains(ModelFile::FOREIGN),
+            "{}",
+            file.provenance.note
+        );
     }
 }

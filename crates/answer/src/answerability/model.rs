@@ -1,8 +1,9 @@
 //! Fitted models and their file: logistic regressions over named features, each with the data
 //! and the command that produced it.
 //!
-//! A file holds several named models (e.g. `dense`: every feature; `lexical`: none of the dense
-//! model's, for languages it does not read). Each has a rerank (which retrieved chunk to answer
+//! A file holds several named models (`dense`: every feature; `lexical`: none of the dense
+//! model's, for BM25-only retrieval; `foreign`: none of the dense model's either, for a message in
+//! a language the dense model does not read). Each has a rerank (which retrieved chunk to answer
 //! from) and an answer model (should we answer from it?), and the threshold the fit chose.
 
 use std::collections::BTreeMap;
@@ -106,8 +107,12 @@ impl ModelFile {
     pub const VERSION: u32 = 1;
     /// The model for hybrid retrieval (dense cosine available).
     pub const DENSE: &'static str = "dense";
-    /// The model without dense features (BM25 only, or a language the dense model cannot read).
+    /// The model without dense features, for BM25-only retrieval.
     pub const LEXICAL: &'static str = "lexical";
+    /// The model for hybrid retrieval when the message is in a language the dense model does not
+    /// read: its cosine exists but says little, so no dense feature is read. Optional in a file
+    /// (the lexical model stands in).
+    pub const FOREIGN: &'static str = "foreign";
 
     pub fn builtin() -> Self {
         serde_json::from_str(BUILTIN).expect("the built-in answerability model parses")
@@ -152,11 +157,51 @@ mod tests {
         let file = ModelFile::builtin();
         assert_eq!(file.version, ModelFile::VERSION);
         assert!(!file.provenance.command.is_empty());
-        let lexical = file.model(ModelFile::LEXICAL);
-        for feature in lexical.rerank.features().chain(lexical.answer.features()) {
-            assert!(!super::super::is_dense_feature(feature), "{feature}");
+        for name in [ModelFile::LEXICAL, ModelFile::FOREIGN] {
+            assert!(file.models.contains_key(name), "{name}");
+            let model = file.model(name);
+            for feature in model.rerank.features().chain(model.answer.features()) {
+                assert!(
+                    !super::super::is_dense_feature(feature),
+                    "{name}: {feature}"
+                );
+            }
         }
         assert!(file.models.contains_key(ModelFile::DENSE));
+    }
+
+    #[test]
+    fn the_builtin_foreign_model_answers_from_a_coverage_of_0_56() {
+        let file = ModelFile::builtin();
+        let foreign = file.model(ModelFile::FOREIGN);
+        let answers = |coverage: f32| {
+            let features = |name: &str| match name {
+                "top_coverage" => coverage,
+                // A cosine the model must not read: high, so reading it would show.
+                _ => 0.9,
+            };
+            foreign.answer.probability(features) >= foreign.threshold
+        };
+        assert!(answers(14.0 / 25.0), "exactly 0.56");
+        assert!(answers(0.6));
+        assert!(!answers(0.55));
+        assert!(!answers(0.5));
+        assert!(
+            file.provenance.data.iter().any(|d| d.contains("xquad-de")
+                && d.contains("xquad-es")
+                && d.contains("xquad-zh")),
+            "the provenance names the sets the bar was set on"
+        );
+    }
+
+    #[test]
+    fn a_file_without_a_foreign_model_judges_foreign_messages_with_the_lexical_one() {
+        let mut file = ModelFile::builtin();
+        file.models.remove(ModelFile::FOREIGN);
+        assert_eq!(
+            file.model(ModelFile::FOREIGN),
+            file.model(ModelFile::LEXICAL)
+        );
     }
 
     #[test]

@@ -103,11 +103,17 @@ impl AnswerConfig {
     /// The confidence a workspace's answers need, when set: the workspace's configured threshold,
     /// else the global one, else its calibration (`None`: the model's threshold).
     pub fn min_confidence(&self, workspace: &WorkspaceId) -> Option<f32> {
+        self.configured_min_confidence(workspace)
+            .or_else(|| self.workspace_calibrated.get(workspace).copied())
+    }
+
+    /// The threshold the deployer set for a workspace (its own, else the global one), without
+    /// calibration: a calibrated threshold holds for the model it was measured with only.
+    pub fn configured_min_confidence(&self, workspace: &WorkspaceId) -> Option<f32> {
         self.workspace_min_confidence
             .get(workspace)
             .copied()
             .or(self.judge.min_confidence)
-            .or_else(|| self.workspace_calibrated.get(workspace).copied())
     }
 }
 

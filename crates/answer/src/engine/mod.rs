@@ -236,9 +236,19 @@ impl AnswerEngine {
     /// The confidence `workspace`'s answers need: its own threshold, the configured one, or the
     /// one the model's fit chose.
     pub fn threshold(&self, workspace: &fathom_core::WorkspaceId) -> f32 {
-        self.config
-            .min_confidence(workspace)
-            .unwrap_or_else(|| self.models.model(self.model_name()).threshold)
+        self.threshold_for(workspace, self.model_name())
+    }
+
+    /// The same for a turn judged by `model`. A workspace's calibration was measured with the
+    /// engine's model (`model_name`); a turn judged by another (`foreign`: a language the dense
+    /// model does not read) keeps the deployer's threshold or its model's own.
+    fn threshold_for(&self, workspace: &fathom_core::WorkspaceId, model: &str) -> f32 {
+        let set = if model == self.model_name() {
+            self.config.min_confidence(workspace)
+        } else {
+            self.config.configured_min_confidence(workspace)
+        };
+        set.unwrap_or_else(|| self.models.model(model).threshold)
     }
 
     /// Whether retrieval works, for readiness checks.
@@ -632,10 +642,7 @@ impl AnswerEngine {
             model,
         };
         trace.time("judge", started);
-        let threshold = self
-            .config
-            .min_confidence(&input.conversation.workspace)
-            .unwrap_or_else(|| self.models.model(found.model).threshold);
+        let threshold = self.threshold_for(&input.conversation.workspace, found.model);
         if found.judgement.confidence >= threshold {
             return Ok(found);
         }
