@@ -85,7 +85,13 @@ const REQUEST_WORDS: &[&str] = &[
 /// language would lose its English stop words).
 pub fn message_language(message: &str) -> Language {
     match fathom_text::detect(message) {
-        Some(detection) if detection.reliable || detection.confidence >= 0.5 => detection.language,
+        // A word or two says too little ("refunds" reads as Danish to trigrams).
+        Some(detection)
+            if detection.reliable
+                || (detection.confidence >= 0.5 && message.split_whitespace().count() >= 3) =>
+        {
+            detection.language
+        }
         _ => Language::ENGLISH,
     }
 }
@@ -281,7 +287,7 @@ mod tests {
 
     #[test]
     fn a_german_message_and_a_german_chunk_share_stemmed_terms() {
-        let message = "Wann wurden die Rückerstattungen ausgezahlt?";
+        let message = "Werden Rückerstattungen innerhalb von 14 Tagen ausgezahlt?";
         let language = message_language(message);
         assert_eq!(language.code(), "de");
         let asked = term_set_in(message, language);
