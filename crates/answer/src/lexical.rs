@@ -84,16 +84,7 @@ const REQUEST_WORDS: &[&str] = &[
 /// detection is sure of it, English otherwise (a short English question misread as another
 /// language would lose its English stop words).
 pub fn message_language(message: &str) -> Language {
-    match fathom_text::detect(message) {
-        // A word or two says too little ("refunds" reads as Danish to trigrams).
-        Some(detection)
-            if detection.reliable
-                || (detection.confidence >= 0.5 && message.split_whitespace().count() >= 3) =>
-        {
-            detection.language
-        }
-        _ => Language::ENGLISH,
-    }
+    fathom_text::language_of(message).unwrap_or(Language::ENGLISH)
 }
 
 /// The language the best hits are written in, when it is not the message's: all of the top

@@ -248,6 +248,19 @@ pub fn detect(text: &str) -> Option<Detection> {
     })
 }
 
+/// The language of a short text such as a customer's message, when detection is sure enough to
+/// read it in that language: reliable, or fairly confident (≥ 0.5) on three words or more.
+/// `None` for a word or two, which say too little ("refunds" reads as Danish to trigrams): the
+/// caller keeps its default reading (English, for Fathom's tuned analysis).
+pub fn language_of(text: &str) -> Option<Language> {
+    detect(text)
+        .filter(|detection| {
+            detection.reliable
+                || (detection.confidence >= 0.5 && text.split_whitespace().count() >= 3)
+        })
+        .map(|detection| detection.language)
+}
+
 /// The language of `text`: the declared `locale` when it names a known language (a help center
 /// knows its articles' locale better than any detector), otherwise detection.
 pub fn resolve(locale: Option<&str>, text: &str) -> Option<Language> {
@@ -311,6 +324,18 @@ mod tests {
             let detection = detect(text).expect(text);
             assert_eq!(detection.language.code(), code, "{text}");
         }
+    }
+
+    #[test]
+    fn an_english_word_or_two_is_not_read_as_another_language() {
+        for text in ["refunds", "ok", "billing address"] {
+            let language = language_of(text);
+            assert!(language.is_none_or(|l| l == Language::ENGLISH), "{text}");
+        }
+        assert_eq!(
+            language_of("Wie lange dauert eine Rückerstattung?").map(Language::code),
+            Some("de")
+        );
     }
 
     #[test]

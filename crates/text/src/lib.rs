@@ -10,5 +10,5 @@ mod language;
 mod segment;
 
 pub use analyze::{analyze, is_stop_word, ANALYSIS_VERSION};
-pub use language::{detect, resolve, Detection, Language};
+pub use language::{detect, language_of, resolve, Detection, Language};
 pub use segment::words;
