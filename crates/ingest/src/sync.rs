@@ -425,13 +425,17 @@ fn path_key(path: &Path) -> String {
 }
 
 /// An article without a declared `locale` gets the language detected in its title and opening
-/// text (ISO 639-1, e.g. `de`); a locale from front matter or a help-center export is kept as
-/// declared. Retrieval routes by it and BM25 analyses the article's chunks in it.
+/// text (ISO 639-1, e.g. `de`) when detection is reliable; a locale from front matter or a
+/// help-center export is kept as declared. Retrieval routes by it and BM25 analyses the article's
+/// chunks in it (without one, BM25 reads each chunk in the language detection is sure of, else in
+/// English).
 fn with_language(mut article: Article) -> Article {
     if article.locale.is_none() {
         let opening: String = article.body.chars().take(2_000).collect();
         let sample = format!("{}\n{opening}", article.title);
-        article.locale = fathom_text::detect(&sample).map(|d| d.language.code().to_string());
+        article.locale = fathom_text::detect(&sample)
+            .filter(|detection| detection.reliable)
+            .map(|detection| detection.language.code().to_string());
     }
     article
 }
