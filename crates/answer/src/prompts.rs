@@ -54,9 +54,49 @@ const BUILTIN: &[(&str, &str)] = &[
     builtin!("replies/clarify_three.md"),
 ];
 
-/// Compiled-in localised files: `(locale, file, text)`. A locale's translation goes here (with
-/// `include_str!` of `prompts/<locale>/<file>`) so that it ships in the binary.
-const BUILTIN_LOCALISED: &[(&str, &str, &str)] = &[];
+/// `(file, text)` of `prompts/<locale>/<file>`.
+macro_rules! builtin_in {
+    ($locale:literal, $name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../../prompts/", $locale, "/", $name)),
+        )
+    };
+}
+
+/// Every reply file of a locale that translates them all.
+macro_rules! replies_in {
+    ($locale:literal) => {
+        &[
+            builtin_in!($locale, "replies/handoff.md"),
+            builtin_in!($locale, "replies/no_content.md"),
+            builtin_in!($locale, "replies/retrieval_unavailable.md"),
+            builtin_in!($locale, "replies/injection.md"),
+            builtin_in!($locale, "replies/blocked.md"),
+            builtin_in!($locale, "replies/offer_human.md"),
+            builtin_in!($locale, "replies/accept_offer.md"),
+            builtin_in!($locale, "replies/empty.md"),
+            builtin_in!($locale, "replies/too_long.md"),
+            builtin_in!($locale, "replies/clarify_open.md"),
+            builtin_in!($locale, "replies/clarify_one.md"),
+            builtin_in!($locale, "replies/clarify_two.md"),
+            builtin_in!($locale, "replies/clarify_three.md"),
+        ]
+    };
+}
+
+/// Compiled-in localised files: `(locale, [(file, text)])`. A locale's translation goes here
+/// (with `include_str!` of `prompts/<locale>/<file>`) so that it ships in the binary.
+const BUILTIN_LOCALISED: &[(&str, &[(&str, &str)])] = &[
+    ("de", replies_in!("de")),
+    ("es", replies_in!("es")),
+    ("fr", replies_in!("fr")),
+    ("it", replies_in!("it")),
+    ("ja", replies_in!("ja")),
+    ("nl", replies_in!("nl")),
+    ("pt", replies_in!("pt")),
+    ("zh", replies_in!("zh")),
+];
 
 /// A locale tag in the one form the library compares: lower case, `-` separated.
 fn normalise_locale(locale: &str) -> String {
@@ -111,11 +151,11 @@ impl PromptLibrary {
             .map(|(name, text)| (name.to_string(), text.to_string()))
             .collect();
         let mut localised: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        for (locale, name, text) in BUILTIN_LOCALISED {
-            localised
-                .entry(normalise_locale(locale))
-                .or_default()
-                .insert(name.to_string(), text.to_string());
+        for (locale, files) in BUILTIN_LOCALISED {
+            let texts = localised.entry(normalise_locale(locale)).or_default();
+            for (name, text) in *files {
+                texts.insert(name.to_string(), text.to_string());
+            }
         }
         Self { default, localised }
     }
@@ -373,46 +413,87 @@ mod tests {
 
     #[test]
     fn a_locale_falls_back_per_file_to_its_language_then_to_the_default() {
+        // Swedish: no built-in translation, so every level comes from these files or the default.
         let dir = tempfile::TempDir::new().unwrap();
-        std::fs::create_dir_all(dir.path().join("pt/replies")).unwrap();
-        std::fs::create_dir_all(dir.path().join("pt-BR/replies")).unwrap();
+        std::fs::create_dir_all(dir.path().join("sv/replies")).unwrap();
+        std::fs::create_dir_all(dir.path().join("sv-FI/replies")).unwrap();
         std::fs::write(
-            dir.path().join("pt/replies/handoff.md"),
-            "Vou chamar alguém.",
+            dir.path().join("sv/replies/handoff.md"),
+            "Jag hämtar någon från teamet.",
         )
         .unwrap();
         std::fs::write(
-            dir.path().join("pt/replies/empty.md"),
-            "Em que posso ajudar?",
+            dir.path().join("sv/replies/empty.md"),
+            "Vad kan jag hjälpa till med?",
         )
         .unwrap();
         std::fs::write(
-            dir.path().join("pt-BR/replies/empty.md"),
-            "Como posso ajudar?",
+            dir.path().join("sv-FI/replies/empty.md"),
+            "Hur kan jag hjälpa dig?",
         )
         .unwrap();
         let replies = Replies::new(PromptLibrary::load(dir.path()).unwrap());
 
         assert_eq!(
-            replies.text(Some("pt_br"), Reply::Empty),
-            "Como posso ajudar?"
+            replies.text(Some("sv_fi"), Reply::Empty),
+            "Hur kan jag hjälpa dig?"
         );
         assert_eq!(
-            replies.text(Some("pt-BR"), Reply::Handoff),
-            "Vou chamar alguém."
+            replies.text(Some("sv-FI"), Reply::Handoff),
+            "Jag hämtar någon från teamet."
         );
         assert_eq!(
-            replies.text(Some("pt-PT"), Reply::Empty),
-            "Em que posso ajudar?"
+            replies.text(Some("sv-SE"), Reply::Empty),
+            "Vad kan jag hjälpa till med?"
         );
         assert_eq!(
-            replies.text(Some("pt-BR"), Reply::Blocked),
+            replies.text(Some("sv-FI"), Reply::Blocked),
             replies.text(None, Reply::Blocked),
             "an untranslated file falls back to the default"
         );
         assert_eq!(
-            replies.text(Some("de"), Reply::Empty),
+            replies.text(Some("xx"), Reply::Empty),
             "What can I help you with?"
+        );
+        assert_eq!(
+            replies.text(Some("pt-BR"), Reply::Blocked),
+            PromptLibrary::builtin()
+                .get(Some("pt"), "replies/blocked.md")
+                .trim(),
+            "a regional locale falls back to its language's built-in file"
+        );
+    }
+
+    #[test]
+    fn the_builtin_translations_cover_every_reply_in_eight_languages() {
+        let library = PromptLibrary::builtin();
+        let locales: Vec<&str> = library.locales().collect();
+        assert_eq!(locales, ["de", "es", "fr", "it", "ja", "nl", "pt", "zh"]);
+        let default_files: Vec<&String> = library
+            .default
+            .keys()
+            .filter(|f| f.starts_with("replies/"))
+            .collect();
+        for locale in locales {
+            for file in &default_files {
+                let text = library.get(Some(locale), file);
+                assert!(!text.trim().is_empty(), "{locale}/{file}");
+                assert_ne!(
+                    text,
+                    library.get(None, file),
+                    "{locale}/{file} is translated"
+                );
+            }
+        }
+        let replies = Replies::new(library);
+        assert_ne!(
+            replies.text(Some("de-AT"), Reply::Handoff),
+            replies.text(None, Reply::Handoff)
+        );
+        let two = replies.clarify(Some("es"), &["Facturas", "Reembolsos"]);
+        assert!(
+            two.contains("Facturas") && two.contains("Reembolsos") && !two.contains('{'),
+            "{two}"
         );
     }
 
@@ -436,7 +517,10 @@ mod tests {
             Prompts::from_library(&library, None).persona,
             "You are Acme's bot."
         );
-        assert_eq!(library.locales().count(), 0, "`replies/` is not a locale");
+        assert!(
+            library.locales().all(|l| l != "replies"),
+            "`replies/` is not a locale"
+        );
     }
 
     #[test]

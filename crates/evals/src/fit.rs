@@ -439,7 +439,9 @@ pub fn fit_file(
     }
     let shipped = ModelFile::builtin();
     let (base, origin) = match fixed_rerank {
-        Some(file) if file.models.contains_key(ModelFile::FOREIGN) => (file, "the --keep-rerank file"),
+        Some(file) if file.models.contains_key(ModelFile::FOREIGN) => {
+            (file, "the --keep-rerank file")
+        }
         _ => (&shipped, "the shipped file"),
     };
     if let Some(foreign) = base.models.get(ModelFile::FOREIGN) {

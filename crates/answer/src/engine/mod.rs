@@ -13,7 +13,7 @@
 //!    guardrails (citations retrieved, every sentence supported).
 //!
 //! The bot's own sentences come from [`Replies`] (files in `prompts/replies/`), in the message's
-//! locale.
+//! locale: the customer's when known, else the language the customer writes in.
 
 mod clarify;
 mod config;
@@ -69,11 +69,13 @@ struct Input<'a> {
     message: String,
     /// The customer's values behind the placeholders, restored into a model's reply.
     entities: Vec<PiiEntity>,
+    /// The locale the bot replies in (see [`reply_locale`]).
+    locale: Option<String>,
 }
 
 impl Input<'_> {
     fn locale(&self) -> Option<&str> {
-        self.conversation.customer.locale.as_deref()
+        self.locale.as_deref()
     }
 
     fn earlier_customer(&self) -> Vec<&str> {
@@ -405,7 +407,7 @@ impl AnswerEngine {
     /// Size limits on the raw input, then one redactor over the whole conversation (the same
     /// value gets the same placeholder everywhere).
     fn read_input<'a>(&self, conversation: &'a Conversation) -> Step<Input<'a>> {
-        let locale = conversation.customer.locale.as_deref();
+        let locale = reply_locale(conversation);
         let history_texts = conversation.history.iter().map(|t| t.text.as_str());
         if let Err(error) =
             guardrails::check_limits(&self.config.limits, &conversation.message, history_texts)
@@ -415,7 +417,7 @@ impl AnswerEngine {
                 guardrails::LimitError::EmptyMessage => (Reason::NeedsClarification, Reply::Empty),
                 _ => (Reason::GuardrailInputTooLong, Reply::TooLong),
             };
-            let text = self.replies.text(locale, reply);
+            let text = self.replies.text(locale.as_deref(), reply);
             return Draft::new(DecisionKind::Clarify, reason, text).end();
         }
         let mut redactor = guardrails::Redactor::new();
@@ -433,6 +435,7 @@ impl AnswerEngine {
             history,
             message,
             entities: redactor.into_entities(),
+            locale,
         })
     }
 
@@ -797,6 +800,34 @@ impl AnswerEngine {
             None => unsupported_sentences(&generated.answer, &cited).is_empty(),
         }
     }
+}
+
+/// The locale the bot replies in: the customer's when the widget or helpdesk declared one, else
+/// the language detection reliably finds in the message, or, for a message too short to tell
+/// ("ja bitte"), in everything the customer wrote so far. `None`: the default (English) files.
+fn reply_locale(conversation: &Conversation) -> Option<String> {
+    if let Some(locale) = &conversation.customer.locale {
+        return Some(locale.clone());
+    }
+    // The opening of a text tells its language; a message over the size limit is read no further.
+    let reliable = |text: &str| {
+        let opening: String = text.chars().take(2_000).collect();
+        fathom_text::detect(&opening)
+            .filter(|detection| detection.reliable)
+            .map(|detection| detection.language.code().to_string())
+    };
+    reliable(&conversation.message).or_else(|| {
+        let customer: Vec<&str> = conversation
+            .history
+            .iter()
+            .filter(|t| t.role == Role::Customer)
+            .map(|t| t.text.as_str())
+            .chain([conversation.message.as_str()])
+            .collect();
+        (customer.len() > 1)
+            .then(|| reliable(&customer.join("\n")))
+            .flatten()
+    })
 }
 
 /// The best hit's passage (the hits are in the judge's order), rendered with its source.
