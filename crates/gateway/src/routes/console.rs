@@ -286,7 +286,8 @@ pub struct ConversationRow {
 }
 
 /// The language a conversation is held in: the one its customers' messages are written in
-/// (detected over all of them together), else the customer's declared locale.
+/// (detected over all of them together, when detection is sure of it), else the customer's
+/// declared locale.
 pub fn conversation_language(activity: &ConversationActivity) -> Option<&'static str> {
     let customer_text: Vec<&str> = activity
         .messages
@@ -295,9 +296,7 @@ pub fn conversation_language(activity: &ConversationActivity) -> Option<&'static
         .map(|m| m.text.as_str())
         .collect();
     let declared = activity.conversation.customer.locale.as_deref();
-    fathom_text::detect(&customer_text.join("\n"))
-        .filter(|detection| detection.reliable || detection.confidence >= 0.5)
-        .map(|detection| detection.language)
+    fathom_text::language_of(&customer_text.join("\n"))
         .or_else(|| declared.and_then(fathom_text::Language::from_locale))
         .map(fathom_text::Language::code)
 }
@@ -430,7 +429,8 @@ pub struct UnansweredQuestion {
 
 #[derive(Debug, Serialize)]
 pub struct QuestionGroupView {
-    /// The language every question of the group is written in.
+    /// The language every question of the group is read in: its conversation's, else the one
+    /// the answer judge reads the question in (English when detection is unsure).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<&'static str>,
     pub terms: Vec<String>,
@@ -484,9 +484,9 @@ pub fn unanswered_questions(activity: &[ConversationActivity]) -> Vec<Unanswered
     questions
 }
 
-/// Groups within one language: each question's terms are read in its conversation's language
-/// (stemmed German with German, segmented Chinese with Chinese), and a group never mixes
-/// languages. Largest groups first, across languages.
+/// Groups within one language: each question's terms are read in its conversation's language,
+/// else in the one the answer judge reads it in (stemmed German with German, segmented Chinese
+/// with Chinese), and a group never mixes languages. Largest groups first, across languages.
 pub fn group_questions(questions: Vec<UnansweredQuestion>) -> Vec<QuestionGroupView> {
     let mut by_language: BTreeMap<
         Option<&'static str>,
@@ -499,7 +499,7 @@ pub fn group_questions(questions: Vec<UnansweredQuestion>) -> Vec<QuestionGroupV
             .unwrap_or_else(|| fathom_answer::lexical::message_language(&question.text));
         let terms = fathom_answer::lexical::term_set_in(&question.text, language);
         by_language
-            .entry(question.language)
+            .entry(Some(language.code()))
             .or_default()
             .push((question, terms));
     }
@@ -960,6 +960,14 @@ mod tests {
         assert!(groups
             .iter()
             .all(|g| g.questions.iter().all(|q| q.language == g.language)));
+        // A conversation whose language detection cannot tell is read (and grouped) as English.
+        let english = groups.iter().find(|g| g.language == Some("en")).unwrap();
+        let unsure = UnansweredQuestion {
+            language: None,
+            text: "kubernetes operators on arm64?".into(),
+            ..english.questions[0].clone()
+        };
+        assert_eq!(group_questions(vec![unsure])[0].language, Some("en"));
     }
 
     #[test]
