@@ -423,20 +423,7 @@ impl Generator for LlmGenerator {
                 None,
             )
             .await?;
-        let query = output
-            .content
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim()
-            .trim_matches('"')
-            .to_string();
-        if query.is_empty() || query.len() > 500 {
-            return Err(LlmError::BadReply(
-                "empty or overlong rewritten query".into(),
-            ));
-        }
-        Ok((query, output.usage))
+        Ok((one_line_query(&output.content)?, output.usage))
     }
 
     async fn answer(

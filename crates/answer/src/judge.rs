@@ -184,27 +184,33 @@ mod tests {
         assert!(assessment.confidence > 0.5);
     }
 
+    /// `question` judged with a dense model that reads `dense_languages` (`None`: any).
+    fn judged_with(
+        dense_languages: Option<&[&str]>,
+        question: &str,
+        hits: &[SearchHit],
+    ) -> (Assessment, &'static str) {
+        let languages: Option<Vec<String>> =
+            dense_languages.map(|l| l.iter().map(|c| c.to_string()).collect());
+        judge(
+            &JudgeConfig::default(),
+            &ModelFile::builtin(),
+            question,
+            question,
+            hits,
+            languages.as_deref(),
+        )
+    }
+
     #[test]
     fn an_english_model_s_cosine_does_not_count_for_a_german_message() {
-        let english_only = ["en".to_string()];
         let question = "Wie lange dauert eine Rückerstattung?";
-        let judged = |dense: f32, languages: Option<&[String]>| {
-            let hits = [hit(
-                "Eine Rückerstattung dauert fünf Tage.",
-                1.0,
-                Some(dense),
-            )];
-            judge(
-                &JudgeConfig::default(),
-                &ModelFile::builtin(),
-                question,
-                question,
-                &hits,
-                languages,
-            )
+        let judged = |dense: f32, languages: Option<&[&str]>| {
+            let text = "Eine Rückerstattung dauert fünf Tage.";
+            judged_with(languages, question, &[hit(text, 1.0, Some(dense))])
         };
-        let (far, name) = judged(0.1, Some(&english_only));
-        let (close, _) = judged(0.9, Some(&english_only));
+        let (far, name) = judged(0.1, Some(&["en"]));
+        let (close, _) = judged(0.9, Some(&["en"]));
         assert_eq!(name, ModelFile::FOREIGN);
         assert_eq!(far.confidence, close.confidence, "the cosine is not read");
         assert_eq!(judged(0.1, None).1, ModelFile::DENSE);
@@ -214,17 +220,9 @@ mod tests {
 
     #[test]
     fn a_foreign_message_with_nothing_in_common_is_nothing_relevant_whatever_the_cosine() {
-        let english_only = ["en".to_string()];
         let question = "Wie lange dauert eine Rückerstattung?";
         let hits = [hit("Unsere Öffnungszeiten sind montags.", 1.0, Some(0.9))];
-        let (assessment, name) = judge(
-            &JudgeConfig::default(),
-            &ModelFile::builtin(),
-            question,
-            question,
-            &hits,
-            Some(&english_only),
-        );
+        let (assessment, name) = judged_with(Some(&["en"]), question, &hits);
         assert!(nothing_relevant(&JudgeConfig::default(), &assessment, name));
         assert!(!nothing_relevant(
             &JudgeConfig::default(),
@@ -235,17 +233,8 @@ mod tests {
 
     #[test]
     fn an_english_message_keeps_the_dense_model_of_an_english_embedder() {
-        let english_only = ["en".to_string()];
         let hits = [hit("Refunds take five days.", 1.0, Some(0.7))];
-        let question = "how long do refunds take";
-        let (_, name) = judge(
-            &JudgeConfig::default(),
-            &ModelFile::builtin(),
-            question,
-            question,
-            &hits,
-            Some(&english_only),
-        );
+        let (_, name) = judged_with(Some(&["en"]), "how long do refunds take", &hits);
         assert_eq!(name, ModelFile::DENSE);
     }
 

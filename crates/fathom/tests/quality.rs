@@ -109,22 +109,7 @@ fn extractive_decisions_hold_their_resolution_and_false_resolution_on_the_shared
             &["--min-resolution=0.56", "--max-false-resolution=0.08"][..],
         ),
     ] {
-        let report_path = repo_root()
-            .join("target")
-            .join(format!("fathom-eval-{set}.json"));
-        let mut cmd = fathom();
-        cmd.arg("eval")
-            .arg(shared_set(set))
-            .arg("--json")
-            .arg(&report_path)
-            .args(gates);
-        run(&mut cmd);
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
-        eprintln!(
-            "{set}: resolution {} false resolution {}",
-            report["resolution_rate"], report["false_resolution_rate"]
-        );
+        eval_within_gates(set, gates);
     }
 }
 
@@ -160,21 +145,27 @@ fn extractive_decisions_hold_in_other_languages_and_never_answer_across_language
             &["--max-false-resolution=0.10"][..],
         ),
     ] {
-        let report_path = repo_root()
-            .join("target")
-            .join(format!("fathom-eval-{set}.json"));
-        let mut cmd = fathom();
-        cmd.arg("eval")
-            .arg(shared_set(set))
-            .arg("--json")
-            .arg(&report_path)
-            .args(gates);
-        run(&mut cmd);
-        let report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
-        eprintln!(
-            "{set}: resolution {} false resolution {}",
-            report["resolution_rate"], report["false_resolution_rate"]
-        );
+        eval_within_gates(set, gates);
     }
+}
+
+/// `fathom eval` on a shared set with these gates (a failed gate fails the run), and its
+/// resolution and false resolution in the test's output.
+fn eval_within_gates(set: &str, gates: &[&str]) {
+    let report_path = repo_root()
+        .join("target")
+        .join(format!("fathom-eval-{set}.json"));
+    let mut cmd = fathom();
+    cmd.arg("eval")
+        .arg(shared_set(set))
+        .arg("--json")
+        .arg(&report_path)
+        .args(gates);
+    run(&mut cmd);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+    eprintln!(
+        "{set}: resolution {} false resolution {}",
+        report["resolution_rate"], report["false_resolution_rate"]
+    );
 }
