@@ -439,7 +439,8 @@ describe("the widget elsewhere", () => {
     assert.equal(await w.launcher.evaluate((b) => getComputedStyle(b).backgroundColor), "rgb(138, 43, 226)");
     // data-locale="fr" scopes answers to French articles; the sample help center has none.
     const reply = await ask(page, "Comment réinitialiser mon mot de passe ?");
-    assert.match(await reply.innerText(), /teammate|couldn't find/i);
+    // …and the bot says so in French: its own sentences follow the customer's locale.
+    assert.match(await reply.innerText(), /membre de l'équipe|pas trouvé/i);
     assert.equal(await w.error.isVisible(), false);
     assert.equal((await w.banner.innerText()).trim(), "Un membre de l'équipe vous répondra ici.");
     const violations = page.consoleLines.filter((line) => /Content Security Policy/i.test(line));

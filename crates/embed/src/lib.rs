@@ -15,5 +15,5 @@ mod local;
 mod openai;
 
 pub use bm25::{Bm25Config, Bm25Embedder};
-pub use local::{MiniLmConfig, MiniLmEmbedder, QueryBatching};
+pub use local::{model_languages, MiniLmConfig, MiniLmEmbedder, QueryBatching};
 pub use openai::{OpenAiConfig, OpenAiEmbedder};

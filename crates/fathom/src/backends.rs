@@ -200,6 +200,7 @@ async fn dense_embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Em
             Ok(Some(Arc::new(LazyEmbedder::new(
                 model_id,
                 dimension,
+                fathom_embed::model_languages(&settings.model_dir),
                 move || {
                     MiniLmEmbedder::load(config.clone()).map(|e| Arc::new(e) as Arc<dyn Embedder>)
                 },
@@ -259,6 +260,8 @@ type Loader = Box<dyn Fn() -> Result<Arc<dyn Embedder>, EmbedError> + Send + Syn
 pub struct LazyEmbedder {
     model_id: String,
     dimension: usize,
+    /// Known before the model loads: the judge asks on every message.
+    languages: Option<Vec<String>>,
     loader: Loader,
     inner: OnceCell<Arc<dyn Embedder>>,
 }
@@ -276,11 +279,13 @@ impl LazyEmbedder {
     pub fn new(
         model_id: String,
         dimension: usize,
+        languages: Option<Vec<String>>,
         loader: impl Fn() -> Result<Arc<dyn Embedder>, EmbedError> + Send + Sync + 'static,
     ) -> Self {
         Self {
             model_id,
             dimension,
+            languages,
             loader: Box::new(loader),
             inner: OnceCell::new(),
         }
@@ -301,6 +306,10 @@ impl Embedder for LazyEmbedder {
 
     fn dimension(&self) -> usize {
         self.dimension
+    }
+
+    fn languages(&self) -> Option<&[String]> {
+        self.languages.as_deref()
     }
 
     async fn embed_documents(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {

@@ -182,9 +182,9 @@ mod tests {
             };
             foreign.answer.probability(features) >= foreign.threshold
         };
-        assert!(answers(14.0 / 25.0), "exactly 0.56");
-        assert!(answers(0.6));
-        assert!(!answers(0.55));
+        assert!(answers(0.625));
+        assert!(answers(0.7));
+        assert!(!answers(0.6));
         assert!(!answers(0.5));
         assert!(
             file.provenance.data.iter().any(|d| d.contains("xquad-de")

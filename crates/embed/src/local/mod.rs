@@ -123,9 +123,7 @@ impl MiniLmEmbedder {
     /// ~90 MB); call it at start-up or from `spawn_blocking`.
     pub fn load(config: MiniLmConfig) -> Result<Self, EmbedError> {
         let model_id = config.model_id();
-        let languages = read_bert_config(&config.model_dir.join(CONFIG_FILE))
-            .ok()
-            .and_then(|bert| trained_languages(bert.vocab_size));
+        let languages = model_languages(&config.model_dir);
         let query_batching = config.query_batching;
         let model = Arc::new(LoadedModel::load(config)?);
         let queries = QueryBatcher::start(Arc::clone(&model), query_batching)?;
@@ -430,6 +428,15 @@ fn mean_pool_and_normalize(tokens: &[f32], dimension: usize) -> Vec<f32> {
 /// XLM-R's 250,002, LaBSE's 501,153) have several times more. `None`: many languages.
 fn trained_languages(vocab_size: usize) -> Option<Vec<String>> {
     (vocab_size < 60_000).then(|| vec!["en".to_string()])
+}
+
+/// The languages the model in `model_dir` was trained for (see [`trained_languages`]), read from
+/// its `config.json` without loading the weights: for wrappers that load the model lazily but
+/// must answer [`Embedder::languages`](fathom_core::Embedder::languages) from the start.
+pub fn model_languages(model_dir: &Path) -> Option<Vec<String>> {
+    read_bert_config(&model_dir.join(CONFIG_FILE))
+        .ok()
+        .and_then(|bert| trained_languages(bert.vocab_size))
 }
 
 fn read_bert_config(path: &Path) -> Result<BertConfig, String> {
