@@ -86,6 +86,20 @@ pub struct RateLimits {
     pub client_conversations_per_minute: u32,
 }
 
+impl RateLimits {
+    /// No practical limit: for load generators and benchmarks, where every simulated customer
+    /// comes from one address (so the per-client limits would measure the limiter).
+    pub fn unlimited() -> Self {
+        Self {
+            customer_per_minute: 1_000_000,
+            workspace_per_second: 1_000_000,
+            client_per_second: 1_000_000,
+            client_burst: 1_000_000,
+            client_conversations_per_minute: 1_000_000,
+        }
+    }
+}
+
 impl Default for RateLimits {
     fn default() -> Self {
         Self {
