@@ -146,6 +146,17 @@ fn start_helpdesk(dir: &Path, fathom_inbound_url: &str) -> Helpdesk {
 }
 
 fn start_fathom(dir: &Path, address: SocketAddr, helpdesk: &Helpdesk) -> ServerGuard {
+    start_fathom_via(dir, address, helpdesk.address, helpdesk.queue_id)
+}
+
+/// `fathom serve` handing off to the django-helpdesk at `helpdesk_address` (or a proxy in front
+/// of it); its config and data stay in `dir`, so it can be started again on them.
+fn start_fathom_via(
+    dir: &Path,
+    address: SocketAddr,
+    helpdesk_address: SocketAddr,
+    queue_id: u64,
+) -> ServerGuard {
     let articles = dir.join("articles");
     write_articles(
         &articles,
@@ -156,13 +167,15 @@ fn start_fathom(dir: &Path, address: SocketAddr, helpdesk: &Helpdesk) -> ServerG
     );
     let data = dir.join("data");
     ingest(&data, "acme", &articles);
-    let config = write_gateway_config(
+    // Written to `dir/gateway.toml`, where [`restart_fathom`] reads it.
+    write_gateway_config(
         dir,
         &format!(
             r#"[outbox]
 initial_backoff = 0.2
 max_backoff = 1
 poll_interval = 0.2
+lease = 2
 
 [workspaces.acme]
 admin_key = "{ADMIN_KEY}"
@@ -174,14 +187,24 @@ username = "fathom"
 password = "{FATHOM_PASSWORD}"
 webhook_token = "{WEBHOOK_TOKEN}"
 "#,
-            helpdesk.address, helpdesk.queue_id
+            helpdesk_address, queue_id
         ),
     );
+    restart_fathom(dir, address)
+}
+
+/// `fathom serve` on the data and config [`start_fathom_via`] left in `dir`.
+fn restart_fathom(dir: &Path, address: SocketAddr) -> ServerGuard {
+    let (data, config) = (dir.join("data"), dir.join("gateway.toml"));
     let log = dir.join("fathom.log");
     let mut command = serve_command(&data, &config, address);
-    command
-        .env("FATHOM_LOG", "info")
-        .stderr(std::fs::File::create(&log).unwrap());
+    command.env("FATHOM_LOG", "info").stderr(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap(),
+    );
     let mut process = ServerGuard::spawn_in_own_process_group("fathom serve", &mut command)
         .expect("fathom serve starts");
     process.wait_for_listener(address, &log);
@@ -361,5 +384,203 @@ fn a_handoff_becomes_a_django_helpdesk_ticket_and_the_agents_follow_up_reaches_t
     assert_eq!(
         (status, refused["code"].as_str()),
         (401, Some("invalid_webhook_signature"))
+    );
+}
+
+/// A pass-through proxy in front of django-helpdesk that, once, lets a ticket creation reach
+/// django-helpdesk and holds its answer forever: the ticket exists, and whoever asked never
+/// learns its id.
+struct HoldingProxy {
+    address: SocketAddr,
+    /// Turns true when the held creation has been answered by django-helpdesk.
+    created: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        let read = stream.read(&mut buffer).ok()?;
+        if read == 0 {
+            return None;
+        }
+        request.extend_from_slice(&buffer[..read]);
+        let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if request.len() >= end + 4 + length {
+            return Some(request);
+        }
+    }
+}
+
+fn start_holding_proxy(helpdesk: SocketAddr) -> HoldingProxy {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let created = std::sync::Arc::new(AtomicBool::new(false));
+    let held = std::sync::Arc::new(AtomicBool::new(false));
+    let (created_flag, held_flag) = (created.clone(), held.clone());
+    std::thread::spawn(move || {
+        let mut parked = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut client) = stream else { continue };
+            let Some(request) = read_request(&mut client) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&request).into_owned();
+            // One request per connection: django-helpdesk is asked to close it, and its answer
+            // (which then says so) tells the client to close too.
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+            let mut lines: Vec<&str> = head
+                .lines()
+                .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                .collect();
+            lines.push("Connection: close");
+            let forwarded = format!("{}\r\n\r\n{body}", lines.join("\r\n"));
+            let mut upstream = std::net::TcpStream::connect(helpdesk).unwrap();
+            upstream.write_all(forwarded.as_bytes()).unwrap();
+            let mut response = Vec::new();
+            let _ = upstream.read_to_end(&mut response);
+            let creates_ticket = text.starts_with("POST /helpdesk/api/tickets/ ");
+            if creates_ticket && !held_flag.swap(true, Ordering::SeqCst) {
+                created_flag.store(true, Ordering::SeqCst);
+                parked.push(client);
+                continue;
+            }
+            let _ = client.write_all(&response);
+        }
+    });
+    HoldingProxy { address, created }
+}
+
+/// A crash in the worst place: django-helpdesk has created the handoff ticket and `fathom serve`
+/// is killed (SIGKILL) before the answer, and so the ticket's id, reaches it. Started again, it
+/// delivers the handoff again and must find that ticket (by the marker line its description
+/// ends with) rather than open a second one.
+#[test]
+fn a_sigkill_between_creating_a_django_helpdesk_ticket_and_recording_its_id_leaves_one_ticket() {
+    use std::sync::atomic::Ordering;
+    let dir = TempDir::new().unwrap();
+    let gateway = free_address();
+    let inbound =
+        format!("http://{gateway}/v1/helpdesk/django-helpdesk/events?token={WEBHOOK_TOKEN}");
+    let helpdesk = start_helpdesk(dir.path(), &inbound);
+    // Another ticket in the queue first, so the lookup has to tell tickets apart.
+    let (status, other) = helpdesk.api(
+        "POST",
+        "tickets/",
+        &helpdesk.agent(),
+        Some(&json!({"queue": helpdesk.queue_id, "title": "Printer on fire", "description": "Someone else's problem", "priority": 3})),
+    );
+    assert_eq!(status, 201, "{other}");
+    let proxy = start_holding_proxy(helpdesk.address);
+    let mut fathom = start_fathom_via(dir.path(), gateway, proxy.address, helpdesk.queue_id);
+    let log = || {
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+        format!(
+            "--- fathom log ---\n{}\n--- django-helpdesk log ---\n{}",
+            read("fathom.log"),
+            read("helpdesk.log")
+        )
+    };
+
+    let (status, created) = request(
+        gateway,
+        "POST",
+        "/v1/conversations",
+        None,
+        Some(&json!({"workspace": "acme", "customer": {"name": "Ada"}})),
+    );
+    assert_eq!(status, 201, "{created}");
+    let conversation = created["conversation_id"].as_str().unwrap().to_string();
+    let token = created["customer_token"].as_str().unwrap().to_string();
+    let (_, reply) = request(
+        gateway,
+        "POST",
+        &format!("/v1/conversations/{conversation}/messages"),
+        Some(&bearer(&token)),
+        Some(&json!({"text": "I want to talk to a person"})),
+    );
+    assert_eq!(reply["state"], "handed_off", "{reply}");
+    wait_until(
+        "django-helpdesk to create the ticket",
+        Duration::from_secs(30),
+        &log,
+        || proxy.created.load(Ordering::SeqCst),
+    );
+    fathom.sigkill();
+
+    let _restarted = restart_fathom(dir.path(), gateway);
+    wait_until(
+        "the handoff delivered after the restart",
+        Duration::from_secs(60),
+        &log,
+        || {
+            let (_, outbox) = request(
+                gateway,
+                "GET",
+                "/v1/admin/outbox",
+                Some(&bearer(ADMIN_KEY)),
+                None,
+            );
+            outbox["events"]
+                .as_array()
+                .is_some_and(|events| events.len() == 1 && events[0]["status"] == "delivered")
+        },
+    );
+    let (status, tickets) = helpdesk.api("GET", "tickets/?page_size=100", &helpdesk.fathom(), None);
+    assert_eq!(status, 200, "{tickets}");
+    let ours: Vec<&Value> = tickets["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t["description"]
+                .as_str()
+                .is_some_and(|d| d.contains(&conversation))
+        })
+        .collect();
+    assert_eq!(
+        ours.len(),
+        1,
+        "exactly one ticket for the conversation: {tickets:#}\n{}",
+        log()
+    );
+
+    // The id was recorded: the customer's next message is a follow-up on that ticket.
+    let ticket_id = ours[0]["id"].as_u64().unwrap();
+    request(
+        gateway,
+        "POST",
+        &format!("/v1/conversations/{conversation}/messages"),
+        Some(&bearer(&token)),
+        Some(&json!({"text": "Still there?"})),
+    );
+    wait_until(
+        "the customer's message as a follow-up on that ticket",
+        Duration::from_secs(30),
+        &log,
+        || {
+            let (_, ticket) = helpdesk.api(
+                "GET",
+                &format!("tickets/{ticket_id}/"),
+                &helpdesk.fathom(),
+                None,
+            );
+            ticket["followup_set"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|f| f["comment"] == "Customer: Still there?")
+        },
     );
 }

@@ -10,6 +10,9 @@ use std::time::Duration;
 use fathom_core::WorkspaceId;
 use serde::Deserialize;
 
+pub use crate::helpdesk::chatwoot::ChatwootConfig;
+pub use crate::helpdesk::django_helpdesk::DjangoHelpdeskConfig;
+pub use crate::helpdesk::zendesk::ZendeskConfig;
 use crate::signing::WebhookSecret;
 
 #[derive(Debug, thiserror::Error)]
@@ -260,58 +263,20 @@ pub struct WorkspaceConfig {
     /// django-helpdesk: handoffs become tickets, agents' follow-ups come back to the customer.
     #[serde(default)]
     pub django_helpdesk: Option<DjangoHelpdeskConfig>,
+    /// Zendesk Support: handoffs become tickets, agents' public replies come back to the customer.
+    #[serde(default)]
+    pub zendesk: Option<ZendeskConfig>,
     /// Answer only at or above this confidence in this workspace (0 to 1): the threshold `fathom
     /// eval` reports for the business's own eval set. Unset: the server's `--min-confidence`.
     #[serde(default)]
     pub min_confidence: Option<f32>,
 }
 
-/// A django-helpdesk instance (PyPI `django-helpdesk`) that takes this workspace's handoffs.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DjangoHelpdeskConfig {
-    /// Where django-helpdesk's URLs are mounted, e.g. `https://support.example/helpdesk`; its
-    /// REST API is `{base_url}/api/`.
-    pub base_url: String,
-    /// The queue handoff tickets go to.
-    pub queue_id: u64,
-    /// A DRF token of the (staff) API user (`Authorization: Token …`); or `username` and
-    /// `password` (HTTP Basic).
-    #[serde(default)]
-    pub api_token: Option<Secret>,
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub password: Option<Secret>,
-    /// django-helpdesk cannot sign its webhooks: its follow-up webhook URL carries this token,
-    /// `…/v1/helpdesk/django-helpdesk/events?token=<webhook_token>` (at least 24 characters).
-    pub webhook_token: Secret,
-    /// Priority of new tickets: 1 (critical) to 5 (very low).
-    #[serde(default = "default_ticket_priority")]
-    pub priority: u8,
-}
-
-fn default_ticket_priority() -> u8 {
-    3
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChatwootConfig {
-    /// e.g. `https://chatwoot.example` (no trailing `/api`).
-    pub base_url: String,
-    pub account_id: u64,
-    /// The agent bot's access token (`api_access_token` header).
-    pub api_access_token: Secret,
-    /// Secret Chatwoot signs its webhooks with (`X-Chatwoot-Signature`).
-    pub webhook_secret: Secret,
-}
-
 impl WorkspaceConfig {
-    /// Whether `conversation.*` events are written to the outbox: a webhook or a django-helpdesk
-    /// takes them.
+    /// Whether `conversation.*` events are written to the outbox: a helpdesk takes them (a
+    /// Standard Webhooks endpoint, django-helpdesk, Zendesk).
     pub fn sends_events(&self) -> bool {
-        self.webhook.is_some() || self.django_helpdesk.is_some()
+        crate::helpdesk::conversation_events_sink(self).is_some()
     }
 
     /// A workspace with an admin key and nothing else configured.
@@ -325,6 +290,7 @@ impl WorkspaceConfig {
             redact_pii_in_webhooks: true,
             chatwoot: None,
             django_helpdesk: None,
+            zendesk: None,
             min_confidence: None,
         }
     }
@@ -423,37 +389,7 @@ impl GatewayConfig {
                 }
             }
         }
-        let mut chatwoot_accounts = std::collections::BTreeSet::new();
-        for (workspace, settings) in &self.workspaces {
-            if let Some(chatwoot) = &settings.chatwoot {
-                if !chatwoot_accounts
-                    .insert((chatwoot.base_url.trim_end_matches('/'), chatwoot.account_id))
-                {
-                    return Err(format!(
-                        "workspace {workspace}: Chatwoot account {} is already another workspace's",
-                        chatwoot.account_id
-                    ));
-                }
-            }
-        }
-        let mut helpdesk_tokens = std::collections::BTreeSet::new();
-        for (workspace, settings) in &self.workspaces {
-            if let Some(helpdesk) = &settings.django_helpdesk {
-                helpdesk
-                    .validate()
-                    .map_err(|e| format!("workspace {workspace}: {e}"))?;
-                if settings.webhook.is_some() {
-                    return Err(format!(
-                        "workspace {workspace}: webhook and django_helpdesk both take the conversation events; configure one"
-                    ));
-                }
-                if !helpdesk_tokens.insert(helpdesk.webhook_token.expose()) {
-                    return Err(format!(
-                        "workspace {workspace}: django_helpdesk.webhook_token is shared with another workspace"
-                    ));
-                }
-            }
-        }
+        self.validate_helpdesks()?;
         if self.outbox.concurrency == 0 {
             return Err("outbox.concurrency must be at least 1".into());
         }
@@ -503,25 +439,71 @@ impl ClientAddresses {
     }
 }
 
-impl DjangoHelpdeskConfig {
-    fn validate(&self) -> Result<(), String> {
-        if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
-            return Err(format!(
-                "django_helpdesk.base_url {:?} must start with http:// or https://",
-                self.base_url
-            ));
+impl GatewayConfig {
+    /// Each workspace's helpdesks are valid, at most one of them takes the `conversation.*`
+    /// events, and no credential or inbox answers for two workspaces.
+    fn validate_helpdesks(&self) -> Result<(), String> {
+        // (Chatwoot URL, account) → the workspaces answering it, each with its inboxes.
+        type Sharing<'a> = Vec<(&'a WorkspaceId, &'a [u64])>;
+        let mut chatwoot_inboxes: BTreeMap<(&str, u64), Sharing<'_>> = BTreeMap::new();
+        let mut tokens = std::collections::BTreeSet::new();
+        for (workspace, settings) in &self.workspaces {
+            let sinks: Vec<&str> = crate::helpdesk::HELPDESKS
+                .iter()
+                .filter(|h| h.takes_conversation_events() && h.configured(settings))
+                .map(|h| h.name())
+                .collect();
+            if sinks.len() > 1 {
+                return Err(format!(
+                    "workspace {workspace}: {} all take the conversation events; configure one",
+                    sinks.join(", ")
+                ));
+            }
+            if let Some(helpdesk) = &settings.django_helpdesk {
+                helpdesk
+                    .validate()
+                    .map_err(|e| format!("workspace {workspace}: {e}"))?;
+                if !tokens.insert(helpdesk.webhook_token.expose()) {
+                    return Err(format!(
+                        "workspace {workspace}: django_helpdesk.webhook_token is shared with another workspace"
+                    ));
+                }
+            }
+            if let Some(zendesk) = &settings.zendesk {
+                zendesk
+                    .validate()
+                    .map_err(|e| format!("workspace {workspace}: {e}"))?;
+                if !tokens.insert(zendesk.webhook_secret.expose()) {
+                    return Err(format!(
+                        "workspace {workspace}: zendesk.webhook_secret is shared with another workspace"
+                    ));
+                }
+            }
+            if let Some(chatwoot) = &settings.chatwoot {
+                chatwoot
+                    .validate()
+                    .map_err(|e| format!("workspace {workspace}: {e}"))?;
+                chatwoot_inboxes
+                    .entry((chatwoot.base_url.trim_end_matches('/'), chatwoot.account_id))
+                    .or_default()
+                    .push((workspace, chatwoot.inbox_ids.as_slice()));
+            }
         }
-        if self.webhook_token.expose().len() < 24 {
-            return Err("django_helpdesk.webhook_token must be at least 24 characters".into());
-        }
-        let basic = self.username.is_some() && self.password.is_some();
-        if self.api_token.is_some() == basic
-            || (self.api_token.is_some() && (self.username.is_some() || self.password.is_some()))
-        {
-            return Err("django_helpdesk needs either api_token or username and password".into());
-        }
-        if !(1..=5).contains(&self.priority) {
-            return Err("django_helpdesk.priority must be 1 to 5".into());
+        for ((_, account), sharing) in chatwoot_inboxes {
+            for (i, (first, first_inboxes)) in sharing.iter().enumerate() {
+                for (second, second_inboxes) in &sharing[i + 1..] {
+                    let overlap = first_inboxes.is_empty()
+                        || second_inboxes.is_empty()
+                        || first_inboxes
+                            .iter()
+                            .any(|inbox| second_inboxes.contains(inbox));
+                    if overlap {
+                        return Err(format!(
+                            "workspaces {first} and {second} both answer inboxes of Chatwoot account {account}; give each its own chatwoot.inbox_ids"
+                        ));
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -13,10 +13,8 @@ use http::StatusCode;
 use rand::Rng;
 use tokio::sync::{watch, Notify};
 
-use crate::config::{
-    ChatwootConfig, DjangoHelpdeskConfig, GatewayConfig, OutboxConfig, WebhookEndpoint,
-};
-use crate::signing::{signature_header, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use crate::config::{GatewayConfig, OutboxConfig};
+use crate::helpdesk::Delivery;
 use crate::state::AppState;
 use crate::telemetry;
 
@@ -35,36 +33,30 @@ pub struct OutboxWorker {
     state: AppState,
 }
 
-/// Where an event goes: the workspace's Standard Webhooks endpoint, its Chatwoot account, or
-/// its django-helpdesk.
-enum Destination<'a> {
-    Webhook(&'a WebhookEndpoint),
-    Chatwoot(&'a ChatwootConfig),
-    DjangoHelpdesk(&'a DjangoHelpdeskConfig),
-}
-
-impl Destination<'_> {
-    fn url(&self) -> &str {
-        match self {
-            Self::Webhook(endpoint) => &endpoint.url,
-            Self::Chatwoot(chatwoot) => &chatwoot.base_url,
-            Self::DjangoHelpdesk(helpdesk) => &helpdesk.base_url,
-        }
-    }
-}
-
 /// What one attempt came to.
 #[derive(Debug, PartialEq)]
-pub(crate) enum Attempt {
+pub enum Attempt {
     Delivered,
+    /// The endpoint answered `410 Gone`: it is disabled, and nothing more is sent to it.
     Gone,
+    /// Retried later (after `retry_after` at least, if the endpoint asked).
     Failed {
         error: String,
         retry_after: Option<Duration>,
     },
+    /// Cannot ever succeed (a malformed event, a helpdesk no longer configured): dead-lettered
+    /// at once.
+    Abandoned(String),
 }
 
 impl Attempt {
+    pub(crate) fn store_failed(error: fathom_conversations::StoreError) -> Self {
+        Self::Failed {
+            error: format!("conversation store: {error}"),
+            retry_after: None,
+        }
+    }
+
     pub(crate) async fn from_response(result: Result<reqwest::Response, reqwest::Error>) -> Self {
         match result {
             Ok(response) if response.status().is_success() => Self::Delivered,
@@ -197,67 +189,52 @@ impl OutboxWorker {
         Ok(count)
     }
 
-    /// One signed Standard Webhooks request; the timestamp and signatures are fresh on every
-    /// attempt, the id and body never change.
-    async fn send_webhook(&self, endpoint: &WebhookEndpoint, event: &OutboxEvent) -> Attempt {
-        let body = event.payload.to_string();
-        let timestamp = now_ms() / 1000;
-        let signature = signature_header(&endpoint.secrets, &event.id, timestamp, body.as_bytes());
-        let sent = self
-            .http
-            .post(&endpoint.url)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(HEADER_ID, &event.id)
-            .header(HEADER_TIMESTAMP, timestamp.to_string())
-            .header(HEADER_SIGNATURE, signature)
-            .body(body)
-            .send()
-            .await;
-        Attempt::from_response(sent).await
-    }
-
     #[tracing::instrument(skip_all, fields(event_id = %event.id, event_type = %event.event_type, workspace = %event.workspace, attempt = event.attempts))]
     async fn deliver(&self, event: OutboxEvent) -> Result<(), fathom_conversations::StoreError> {
-        let workspace = self.config.workspaces.get(&event.workspace);
-        let destination = if event.event_type == crate::chatwoot::REPLY_EVENT {
-            workspace
-                .and_then(|w| w.chatwoot.as_ref())
-                .map(Destination::Chatwoot)
-        } else if let Some(helpdesk) = workspace.and_then(|w| w.django_helpdesk.as_ref()) {
-            Some(Destination::DjangoHelpdesk(helpdesk))
+        let Some(workspace) = self.config.workspaces.get(&event.workspace) else {
+            return self
+                .store
+                .mark_dead(&event.id, "the workspace is no longer configured")
+                .await;
+        };
+        let outcome = if event.event_type == crate::handoff::TURN_EVENT {
+            // A customer message a helpdesk delivered: answered here, not in its request.
+            crate::handoff::turn::answer_queued(&self.state, &event).await
         } else {
-            workspace
-                .and_then(|w| w.webhook.as_ref())
-                .map(Destination::Webhook)
-        };
-        let Some(destination) = destination else {
-            return self
-                .store
-                .mark_dead(&event.id, "no destination configured for this event")
-                .await;
-        };
-        let url = destination.url().to_string();
-        if self.store.endpoint_disabled(&event.workspace, &url).await? {
-            metrics::counter!(telemetry::WEBHOOK_FAILURES, "reason" => "endpoint_disabled")
-                .increment(1);
-            return self
-                .store
-                .mark_dead(&event.id, "endpoint disabled after it answered 410 Gone")
-                .await;
-        }
-        let outcome = match destination {
-            Destination::Webhook(endpoint) => self.send_webhook(endpoint, &event).await,
-            Destination::Chatwoot(chatwoot) => {
-                crate::chatwoot::deliver(&self.http, chatwoot, &event.payload).await
+            let Some(helpdesk) = crate::helpdesk::destination(workspace, &event.event_type) else {
+                return self
+                    .store
+                    .mark_dead(&event.id, "no helpdesk configured takes this event")
+                    .await;
+            };
+            let url = helpdesk.endpoint(workspace).to_string();
+            if self.store.endpoint_disabled(&event.workspace, &url).await? {
+                metrics::counter!(telemetry::WEBHOOK_FAILURES, "reason" => "endpoint_disabled")
+                    .increment(1);
+                return self
+                    .store
+                    .mark_dead(&event.id, "endpoint disabled after it answered 410 Gone")
+                    .await;
             }
-            Destination::DjangoHelpdesk(helpdesk) => {
-                crate::django_helpdesk::deliver(
-                    &self.http,
-                    self.state.links.as_ref(),
-                    helpdesk,
-                    &event,
-                )
-                .await
+            let delivery = Delivery {
+                http: &self.http,
+                links: self.state.links.as_ref(),
+                workspace_id: &event.workspace,
+                workspace,
+            };
+            match helpdesk.deliver(&delivery, &event).await {
+                Attempt::Gone => {
+                    metrics::counter!(telemetry::WEBHOOK_FAILURES, "reason" => "gone").increment(1);
+                    tracing::warn!(%url, "endpoint answered 410 Gone; disabling it");
+                    self.store
+                        .disable_endpoint(&event.workspace, &url, "410 Gone")
+                        .await?;
+                    return self
+                        .store
+                        .mark_dead(&event.id, "endpoint answered 410 Gone")
+                        .await;
+                }
+                other => other,
             }
         };
         match outcome {
@@ -267,15 +244,17 @@ impl OutboxWorker {
                 tracing::info!("webhook delivered");
                 self.store.mark_delivered(&event.id, now_ms()).await
             }
+            // Handled above; a turn never answers 410.
             Attempt::Gone => {
-                metrics::counter!(telemetry::WEBHOOK_FAILURES, "reason" => "gone").increment(1);
-                tracing::warn!(%url, "endpoint answered 410 Gone; disabling it");
-                self.store
-                    .disable_endpoint(&event.workspace, &url, "410 Gone")
-                    .await?;
                 self.store
                     .mark_dead(&event.id, "endpoint answered 410 Gone")
                     .await
+            }
+            Attempt::Abandoned(why) => {
+                metrics::counter!(telemetry::WEBHOOK_FAILURES, "reason" => "dead_letter")
+                    .increment(1);
+                tracing::warn!(%why, "event cannot be delivered; moved to the dead letters");
+                self.store.mark_dead(&event.id, &why).await
             }
             Attempt::Failed { error, retry_after } => {
                 metrics::counter!(telemetry::WEBHOOK_FAILURES, "reason" => "retryable")

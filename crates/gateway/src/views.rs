@@ -186,8 +186,17 @@ pub struct ConversationList {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InboundAccepted {
-    /// `applied`, or `duplicate` for a delivery id seen before.
+    /// `applied`, `queued` (the bot answers through the outbox), `duplicate` (every action had
+    /// been delivered before: no effect) or `ignored`.
     pub status: String,
-    #[schema(value_type = String)]
-    pub state: ConversationState,
+    /// The conversation's state after the event (absent when ignored).
+    #[schema(value_type = Option<String>)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<ConversationState>,
+    /// Why nothing was done, when ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// Agent messages that reached the customer.
+    #[serde(default)]
+    pub agent_messages: usize,
 }

@@ -11,12 +11,10 @@ use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use fathom_conversations::{
-    Applied, Change, ConversationId, ConversationState, DecisionRecord, NewEvent, NewFeedback,
-    NewMessage, StoredConversation, StoredMessage, TokenHash,
+    Change, ConversationId, ConversationState, NewFeedback, StoredConversation, StoredMessage,
+    TokenHash,
 };
-use fathom_core::{
-    AnswerEvent, Conversation, CustomerAttributes, Decision, DecisionKind, WorkspaceId,
-};
+use fathom_core::{AnswerEvent, Conversation, CustomerAttributes, WorkspaceId};
 use futures::Stream;
 use http::{header, HeaderMap, StatusCode};
 use tokio::sync::mpsc;
@@ -24,14 +22,14 @@ use tokio::sync::mpsc;
 use crate::clients::Client;
 use crate::config::AttributeLimits;
 use crate::error::{json_response, ApiError, ApiResult};
-use crate::events::{self, EventContext, TranscriptLine};
+use crate::handoff::events::{self, EventContext, TranscriptLine};
+use crate::handoff::turn::{engine_input, record_decision, store_silently, ChannelExtras};
 use crate::json::StrictJson;
 use crate::path::PathParam;
 use crate::state::AppState;
-use crate::telemetry;
 use crate::views::{
     ConversationView, CreateConversationRequest, CreatedConversation, FeedbackRecorded,
-    FeedbackRequest, LiveEvent, MessageOutcome, MessageView, PostMessageRequest,
+    FeedbackRequest, LiveEvent, MessageOutcome, PostMessageRequest,
 };
 
 /// Longest customer message accepted, in characters (the engine has its own, finer limits).
@@ -269,23 +267,6 @@ pub async fn post_message(
     Ok(json_response(StatusCode::OK, &outcome))
 }
 
-/// What the answer engine sees: the latest turns of the transcript, within the engine's input
-/// limits (bot and agent both speak as `Agent`), and the new message. Older turns are left out
-/// rather than refused, so a long conversation goes on being answered.
-pub(crate) fn engine_input(
-    limits: &fathom_answer::guardrails::InputLimits,
-    conversation: &StoredConversation,
-    history: &[StoredMessage],
-    text: &str,
-) -> Conversation {
-    conversation.engine_input(
-        history,
-        text,
-        limits.max_history_turns,
-        limits.max_turn_chars,
-    )
-}
-
 fn reply_event(outcome: &MessageOutcome) -> Event {
     Event::default()
         .event("reply")
@@ -352,159 +333,6 @@ fn stream_reply(
                 .map(|event| (Ok::<_, Infallible>(event), receiver))
         },
     ))
-}
-
-fn decision_record(decision: &Decision) -> DecisionRecord {
-    DecisionRecord {
-        kind: decision.decision,
-        reason: decision.reason,
-        confidence: decision.confidence,
-        citations: decision.citations.clone(),
-        evidence_ids: decision.evidence.iter().map(|e| e.chunk_id).collect(),
-        summary: decision.summary.clone(),
-        awaiting: decision.awaiting.clone(),
-    }
-}
-
-/// What else a channel records with the bot's reply, in the same transaction.
-#[derive(Debug, Default)]
-pub(crate) struct ChannelExtras {
-    /// The channel's own delivery of the reply (e.g. a `chatwoot.reply` event).
-    pub events: Vec<NewEvent>,
-    /// The inbound delivery that carried the customer's message: recorded once, so a
-    /// redelivery changes nothing.
-    pub inbound_delivery: Option<(String, String)>,
-}
-
-/// Store the customer's message and the bot's reply; on a handoff, the state change and the
-/// `conversation.handoff` event go in the same transaction, with the channel's extras. `None` if
-/// the inbound delivery had been recorded before.
-pub(crate) async fn record_decision(
-    state: &AppState,
-    conversation: &StoredConversation,
-    history: &[StoredMessage],
-    text: String,
-    decision: Decision,
-    extras: ChannelExtras,
-) -> ApiResult<Option<MessageOutcome>> {
-    let record = decision_record(&decision);
-    let handoff = decision.decision == DecisionKind::Handoff;
-    let customer_message = NewMessage::customer(text);
-    let bot_message = NewMessage::bot(decision.answer.clone(), record.clone());
-    let new_state = if handoff {
-        ConversationState::HandedOff
-    } else {
-        ConversationState::Bot
-    };
-    let mut change = Change {
-        state: Some(new_state),
-        expect_states: vec![ConversationState::Bot, ConversationState::Resolved],
-        handoff_reason: handoff.then_some(decision.reason),
-        ..Default::default()
-    };
-    if let (true, Some(workspace)) = (handoff, state.workspace(&conversation.workspace)) {
-        if workspace.sends_events() {
-            let now = fathom_conversations::now_ms();
-            let mut transcript: Vec<TranscriptLine> =
-                history.iter().map(TranscriptLine::stored).collect();
-            transcript.push(TranscriptLine::new(&customer_message, now));
-            transcript.push(TranscriptLine::new(&bot_message, now));
-            change.events.push(events::build(
-                events::HANDOFF,
-                EventContext {
-                    conversation,
-                    state: new_state,
-                    transcript,
-                    decision: Some(&record),
-                    message: None,
-                },
-                workspace,
-            ));
-        }
-    }
-    change.events.extend(extras.events);
-    change.inbound_delivery = extras.inbound_delivery;
-    change.messages = vec![customer_message, bot_message];
-    let applied = state
-        .store
-        .apply(&conversation.workspace, conversation.id, change)
-        .await?;
-    if applied.duplicate {
-        return Ok(None);
-    }
-    metrics::counter!(telemetry::DECISIONS, "decision" => format!("{:?}", decision.decision).to_lowercase(), "reason" => decision.reason.as_str())
-        .increment(1);
-    if handoff {
-        metrics::counter!(telemetry::HANDOFFS, "reason" => decision.reason.as_str()).increment(1);
-        tracing::info!(
-            workspace = %conversation.workspace,
-            conversation_id = %conversation.id,
-            reason = decision.reason.as_str(),
-            "conversation handed off"
-        );
-    }
-    if !applied.event_ids.is_empty() {
-        state.outbox_wake.notify_one();
-    }
-    message_outcome(&applied).map(Some)
-}
-
-/// A person has the conversation: store the message, tell the helpdesk, say nothing.
-async fn store_silently(
-    state: &AppState,
-    conversation: &StoredConversation,
-    history: &[StoredMessage],
-    text: String,
-) -> ApiResult<MessageOutcome> {
-    let message = NewMessage::customer(text);
-    let mut change = Change {
-        expect_states: vec![ConversationState::HandedOff, ConversationState::Human],
-        ..Default::default()
-    };
-    if let Some(workspace) = state
-        .workspace(&conversation.workspace)
-        .filter(|w| w.sends_events())
-    {
-        let now = fathom_conversations::now_ms();
-        let mut transcript: Vec<TranscriptLine> =
-            history.iter().map(TranscriptLine::stored).collect();
-        transcript.push(TranscriptLine::new(&message, now));
-        change.events.push(events::build(
-            events::MESSAGE,
-            EventContext {
-                conversation,
-                state: conversation.state,
-                transcript,
-                decision: events::latest_decision(history),
-                message: Some(TranscriptLine::new(&message, now)),
-            },
-            workspace,
-        ));
-    }
-    change.messages = vec![message];
-    let applied = state
-        .store
-        .apply(&conversation.workspace, conversation.id, change)
-        .await?;
-    if !applied.event_ids.is_empty() {
-        state.outbox_wake.notify_one();
-    }
-    message_outcome(&applied)
-}
-
-/// The response to a customer's message: it (and the bot's reply, if any) as stored. Live
-/// followers hear of both through the store's change feed ([`crate::live`]).
-fn message_outcome(applied: &Applied) -> ApiResult<MessageOutcome> {
-    let mut views = applied.messages.iter().map(MessageView::from);
-    let message = views
-        .next()
-        .ok_or_else(|| ApiError::internal("a message change stored no message"))?;
-    Ok(MessageOutcome {
-        conversation_id: applied.conversation.id,
-        state: applied.conversation.state,
-        message,
-        reply: views.next(),
-    })
 }
 
 #[utoipa::path(

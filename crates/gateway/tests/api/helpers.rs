@@ -21,7 +21,7 @@ use fathom_gateway::signing::{SignedHeaders, WebhookSecret};
 use fathom_gateway::{
     Application, ChatwootConfig, ClientAddresses, ConnectionLimits, Dependencies,
     DjangoHelpdeskConfig, GatewayConfig, Knowledge, OutboxConfig, RateLimits, Secret,
-    WebhookEndpoint, WorkspaceConfig,
+    WebhookEndpoint, WorkspaceConfig, ZendeskConfig,
 };
 use fathom_ingest::sync::{sync_folder, SyncBackends, SyncOptions};
 use fathom_retrieve::{Retriever, RetrieverConfig};
@@ -52,6 +52,15 @@ pub const CHATWOOT_TOKEN: &str = "chatwoot-bot-access-token";
 pub const CHATWOOT_SECRET: &str = "chatwoot-webhook-secret";
 /// globex's Chatwoot: another installation, whose first account has the same id as acme's.
 pub const GLOBEX_CHATWOOT_SECRET: &str = "globex-chatwoot-webhook-secret";
+/// The inbox acme's Chatwoot bot answers.
+pub const CHATWOOT_INBOX: u64 = 3;
+/// globex's inbox in acme's Chatwoot account (with `globex_shares_acmes_chatwoot_bot`).
+pub const GLOBEX_CHATWOOT_INBOX: u64 = 4;
+/// For Chatwoot before 4.13 (no signature): the token in the bot's outgoing URL.
+pub const CHATWOOT_URL_TOKEN: &str = "cw-url-token-6f1d9a3c2b7e4f8a9d0c1b2e3f4a5b6c";
+pub const ZENDESK_EMAIL: &str = "fathom@acme.example";
+pub const ZENDESK_API_TOKEN: &str = "zendesk-api-token-0123456789";
+pub const ZENDESK_SECRET: &str = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==";
 pub const DJANGO_HELPDESK_QUEUE: u64 = 2;
 pub const DJANGO_HELPDESK_PASSWORD: &str = "fathom-api-password";
 pub const DJANGO_HELPDESK_TOKEN: &str = "django-helpdesk-webhook-token-0123";
@@ -59,6 +68,8 @@ pub const DJANGO_HELPDESK_TOKEN: &str = "django-helpdesk-webhook-token-0123";
 /// The knowledge the engine answers from, shared by every app of one test.
 pub struct Fixture {
     pub engine: Arc<AnswerEngine>,
+    /// What the engine retrieves with, for engines of a test's own (e.g. with a model).
+    pub retriever: Retriever,
     pub sync: SyncBackends,
     pub articles_dir: PathBuf,
 }
@@ -96,7 +107,12 @@ pub async fn knowledge(dir: &TempDir) -> Fixture {
     }
     let retriever = Retriever::new(store, None, sparse, RetrieverConfig::default());
     Fixture {
-        engine: Arc::new(AnswerEngine::new(retriever, AnswerConfig::default(), None)),
+        engine: Arc::new(AnswerEngine::new(
+            retriever.clone(),
+            AnswerConfig::default(),
+            None,
+        )),
+        retriever,
         sync,
         articles_dir: source,
     }
@@ -107,10 +123,19 @@ pub struct Options {
     pub webhook_url: Option<String>,
     /// Base URL of a (fake) Chatwoot for acme's Agent Bot.
     pub chatwoot_url: Option<String>,
-    /// Base URL of another (fake) Chatwoot installation for globex, with the same account id.
+    /// Chatwoot before 4.13: no signing secret, the URL token instead.
+    pub chatwoot_unsigned: bool,
+    /// Base URL of a (fake) Chatwoot for globex: by default another installation, whose first
+    /// account has the same id as acme's, with its own bot secret.
     pub globex_chatwoot_url: Option<String>,
+    /// Instead, globex answers another inbox of acme's Chatwoot account with the same bot.
+    pub globex_shares_acmes_chatwoot_bot: bool,
     /// django-helpdesk's base URL (`…/helpdesk`): the workspace hands off to it.
     pub django_helpdesk_url: Option<String>,
+    /// The Zendesk contract stub's URL: the workspace hands off to it.
+    pub zendesk_url: Option<String>,
+    /// Another answer engine (e.g. with a slow model) instead of the extractive one.
+    pub engine: Option<Arc<AnswerEngine>>,
     pub customer_per_minute: u32,
     pub workspace_per_second: u32,
     /// Per client address; generous unless a test is about them.
@@ -128,8 +153,12 @@ impl Default for Options {
         Self {
             webhook_url: None,
             chatwoot_url: None,
+            chatwoot_unsigned: false,
             globex_chatwoot_url: None,
+            globex_shares_acmes_chatwoot_bot: false,
             django_helpdesk_url: None,
+            zendesk_url: None,
+            engine: None,
             customer_per_minute: 1000,
             workspace_per_second: 10_000,
             client_per_second: 10_000,
@@ -337,8 +366,20 @@ pub async fn start(
     acme.chatwoot = options.chatwoot_url.map(|base_url| ChatwootConfig {
         base_url,
         account_id: CHATWOOT_ACCOUNT,
+        inbox_ids: vec![CHATWOOT_INBOX],
         api_access_token: Secret::new(CHATWOOT_TOKEN),
-        webhook_secret: Secret::new(CHATWOOT_SECRET),
+        webhook_secret: (!options.chatwoot_unsigned).then(|| Secret::new(CHATWOOT_SECRET)),
+        webhook_token: options
+            .chatwoot_unsigned
+            .then(|| Secret::new(CHATWOOT_URL_TOKEN)),
+    });
+    acme.zendesk = options.zendesk_url.map(|base_url| ZendeskConfig {
+        base_url,
+        email: ZENDESK_EMAIL.into(),
+        api_token: Secret::new(ZENDESK_API_TOKEN),
+        webhook_secret: Secret::new(ZENDESK_SECRET),
+        group_id: Some(360_123),
+        tags: vec!["fathom".into()],
     });
     acme.django_helpdesk = options
         .django_helpdesk_url
@@ -355,11 +396,23 @@ pub async fn start(
         WebhookSecret::parse("whsec_Z2xvYmV4LWluYm91bmQtc2VjcmV0LWZvci10ZXN0cw==").unwrap();
     let mut globex = WorkspaceConfig::new(GLOBEX_ADMIN_KEY);
     globex.inbound_secret = Some(globex_inbound_secret.clone());
+    let shares_bot = options.globex_shares_acmes_chatwoot_bot;
     globex.chatwoot = options.globex_chatwoot_url.map(|base_url| ChatwootConfig {
         base_url,
         account_id: CHATWOOT_ACCOUNT,
+        // The same account and bot as acme's, another inbox; or another installation.
+        inbox_ids: if shares_bot {
+            vec![GLOBEX_CHATWOOT_INBOX]
+        } else {
+            vec![]
+        },
         api_access_token: Secret::new("globex-chatwoot-bot-token"),
-        webhook_secret: Secret::new(GLOBEX_CHATWOOT_SECRET),
+        webhook_secret: Some(Secret::new(if shares_bot {
+            CHATWOOT_SECRET
+        } else {
+            GLOBEX_CHATWOOT_SECRET
+        })),
+        webhook_token: None,
     });
     let config = GatewayConfig {
         addr: "127.0.0.1:0".parse().unwrap(),
@@ -385,7 +438,9 @@ pub async fn start(
     let application = Application::build(
         config,
         Dependencies {
-            engine: Arc::clone(&knowledge.engine),
+            engine: options
+                .engine
+                .unwrap_or_else(|| Arc::clone(&knowledge.engine)),
             stores: stores.clone(),
             knowledge: Some(Knowledge {
                 backends: knowledge.sync.clone(),
@@ -611,7 +666,13 @@ impl FakeChatwoot {
     }
 
     pub async fn wait_for_calls(&self, count: usize) -> Vec<ChatwootCall> {
-        for _ in 0..200 {
+        self.wait_for_calls_within(count, Duration::from_secs(10))
+            .await
+    }
+
+    pub async fn wait_for_calls_within(&self, count: usize, limit: Duration) -> Vec<ChatwootCall> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < limit {
             let calls = self.calls();
             if calls.len() >= count {
                 return calls;

@@ -4,6 +4,7 @@
 mod admin;
 mod chat;
 mod chatwoot;
+mod chatwoot_payloads;
 mod console;
 mod django_helpdesk;
 mod errors;
@@ -14,3 +15,6 @@ mod inbound;
 mod isolation;
 mod ops;
 mod restart;
+mod zendesk;
+#[path = "../support/zendesk_stub.rs"]
+mod zendesk_stub;

@@ -299,7 +299,12 @@ async fn a_knowledge_index_that_cannot_be_searched_fails_readiness_until_it_answ
         RetrieverConfig::default(),
     );
     let fixture = Fixture {
-        engine: Arc::new(AnswerEngine::new(retriever, AnswerConfig::default(), None)),
+        engine: Arc::new(AnswerEngine::new(
+            retriever.clone(),
+            AnswerConfig::default(),
+            None,
+        )),
+        retriever,
         sync: real.sync.clone(),
         articles_dir: real.articles_dir.clone(),
     };
