@@ -57,7 +57,9 @@ pub enum Action {
 pub struct Inbound {
     pub reference: Reference,
     pub action: Action,
-    /// The helpdesk's id for this action: an id seen before takes no effect.
+    /// The helpdesk's id for this action: an id seen before in this workspace, from this
+    /// helpdesk, takes no effect. It must tell apart everything one workspace's helpdesk can
+    /// send (e.g. Chatwoot's message ids are per installation, so its keys name the account).
     pub delivery: Option<String>,
 }
 
@@ -188,9 +190,9 @@ async fn apply_one(
         (None, _, Reference::Fathom(_)) => return Err(ApiError::conversation_not_found()),
         (None, _, _) => return Ok(Step::Ignored("a conversation Fathom never saw".into())),
     };
-    let delivery = inbound
-        .delivery
-        .map(|id| (source.to_string(), format!("{workspace}:{id}")));
+    // The store keys delivery ids by workspace and source: the same id from another workspace
+    // (or another helpdesk) is a different delivery.
+    let delivery = inbound.delivery.map(|id| (source.to_string(), id));
     let open_states = vec![
         ConversationState::Bot,
         ConversationState::HandedOff,

@@ -58,6 +58,12 @@ pub struct Agent {
     pub id: Option<String>,
 }
 
+/// The one field read before the signature is checked (others are ignored here).
+#[derive(Debug, Deserialize)]
+struct Addressed {
+    workspace: String,
+}
+
 fn rejected(error: VerifyError) -> ApiError {
     reject(NAME, error.code(), error.to_string())
 }
@@ -76,30 +82,29 @@ impl Helpdesk for Standard {
         workspace.webhook.as_ref().map_or("", |w| w.url.as_str())
     }
 
-    /// Every workspace whose inbound secret verifies the signature (the body's `workspace` then
-    /// picks one of them).
+    /// The workspace the body names, if its inbound secret signed the request. Only that name is
+    /// read before the signature is checked (an unsigned sender learns nothing about what the
+    /// body should hold), and one secret is tried, whatever the number of workspaces.
     fn authenticate(
         &self,
         config: &GatewayConfig,
         request: &Request<'_>,
     ) -> Result<Vec<WorkspaceId>, ApiError> {
         let signed = SignedHeaders::from_headers(request.headers).map_err(rejected)?;
-        let now_secs = now_ms() / 1000;
-        let mut last_error = VerifyError::NoMatchingSignature;
-        let mut senders = Vec::new();
-        for (workspace, settings) in &config.workspaces {
-            let Some(secret) = &settings.inbound_secret else {
-                continue;
-            };
-            match signed.verify(&[secret], request.body, now_secs) {
-                Ok(()) => senders.push(workspace.clone()),
-                Err(error) => last_error = error,
-            }
-        }
-        if senders.is_empty() {
-            return Err(rejected(last_error));
-        }
-        Ok(senders)
+        let workspace = serde_json::from_slice::<Addressed>(request.body)
+            .ok()
+            .and_then(|addressed| WorkspaceId::parse(&addressed.workspace).ok());
+        let Some((workspace, secret)) = workspace.and_then(|workspace| {
+            let secret = config.workspaces.get(&workspace)?.inbound_secret.as_ref()?;
+            Some((workspace, secret))
+        }) else {
+            // An unknown workspace cannot sign.
+            return Err(rejected(VerifyError::NoMatchingSignature));
+        };
+        signed
+            .verify(&[secret], request.body, now_ms() / 1000)
+            .map_err(rejected)?;
+        Ok(vec![workspace])
     }
 
     fn parse(

@@ -194,6 +194,36 @@ pub fn verify(
     }
 }
 
+/// The account an event names (`account.id`, `account_id`, else the account id of its
+/// conversation's messages). Read leniently: `None` if absent or malformed, and then every
+/// workspace's secret is tried.
+#[derive(Debug, Deserialize)]
+struct Addressed {
+    #[serde(default)]
+    account: Option<payload::Named>,
+    #[serde(default)]
+    account_id: Option<payload::Id>,
+    #[serde(default)]
+    messages: Vec<payload::PushMessage>,
+}
+
+impl Addressed {
+    fn account_of(body: &[u8]) -> Option<u64> {
+        let addressed: Self = serde_json::from_slice(body).ok()?;
+        addressed
+            .account
+            .map(|account| account.id.0)
+            .or(addressed.account_id.map(|id| id.0))
+            .or_else(|| {
+                addressed
+                    .messages
+                    .iter()
+                    .find_map(|m| m.account_id)
+                    .map(|id| id.0)
+            })
+    }
+}
+
 fn signature_error(error: VerifyError) -> ApiError {
     let message = match error {
         VerifyError::MissingHeaders => "X-Chatwoot-Signature comes with X-Chatwoot-Timestamp; the request carries only one of them".to_string(),
@@ -245,12 +275,17 @@ impl Helpdesk for Chatwoot {
             .filter_map(|(workspace, settings)| settings.chatwoot.as_ref().map(|c| (workspace, c)));
         let token = presented_token(request.query, request.headers);
         let signed = Signed::from_headers(request.headers);
+        // Only the account is read before the signature is checked, and only to choose which
+        // secrets to try: one HMAC per workspace of that account, not one per workspace.
+        let account = Addressed::account_of(request.body);
         let now_secs = fathom_conversations::now_ms() / 1000;
         let mut senders = Vec::new();
         let mut signature_failure = None;
         for (workspace, chatwoot) in chatwoots {
             let by_signature = match (&signed, &chatwoot.webhook_secret) {
-                (Some(Ok(signed)), Some(secret)) => {
+                (Some(Ok(signed)), Some(secret))
+                    if account.is_none_or(|account| account == chatwoot.account_id) =>
+                {
                     match signed.verify(secret.expose(), request.body, now_secs) {
                         Ok(()) => true,
                         Err(error) => {
@@ -378,6 +413,18 @@ mod tests {
         );
         assert_eq!(decode_hex("0aff"), Some(vec![10, 255]));
         assert_eq!(decode_hex("0g"), None);
+    }
+
+    #[test]
+    fn the_account_is_read_from_any_of_chatwoots_shapes_and_nothing_else_is_needed() {
+        let message = br#"{"event":"message_created","id":5,"account":{"id":7,"name":"A"}}"#;
+        let conversation = br#"{"event":"conversation_resolved","id":9,"account_id":8}"#;
+        let older = br#"{"event":"conversation_opened","id":9,"messages":[{"account_id":6}]}"#;
+        assert_eq!(Addressed::account_of(message), Some(7));
+        assert_eq!(Addressed::account_of(conversation), Some(8));
+        assert_eq!(Addressed::account_of(older), Some(6));
+        assert_eq!(Addressed::account_of(br#"{"event":"x"}"#), None);
+        assert_eq!(Addressed::account_of(b"not json"), None);
     }
 
     #[test]

@@ -91,7 +91,9 @@ pub fn parse(
                             conversation.id.0,
                         )),
                         action,
-                        delivery: delivery.clone().map(|d| format!("delivery:{d}")),
+                        delivery: delivery
+                            .clone()
+                            .map(|d| format!("account:{}:delivery:{d}", chatwoot.account_id)),
                     }]
                 }),
             )
@@ -185,8 +187,13 @@ fn message_actions(
         .unwrap_or_default()
         .to_string();
     // Keyed by the message, not the delivery: two bots of one inbox pointing at Fathom get the
-    // same message twice, with two delivery ids.
-    let delivery = Some(format!("message:{}", message.id));
+    // same message twice, with two delivery ids. Message ids are sequential per installation:
+    // the key names the account, and the store scopes it to the workspace (one installation's
+    // account, or some of its inboxes).
+    let delivery = Some(format!(
+        "account:{}:message:{}",
+        chatwoot.account_id, message.id
+    ));
     let kind = message.message_type.as_deref().unwrap_or_default();
     let sender_kind = message.sender.as_ref().and_then(|s| s.kind.as_deref());
     let action = match (kind, sender_kind) {

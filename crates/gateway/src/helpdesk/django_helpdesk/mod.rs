@@ -222,7 +222,9 @@ impl Helpdesk for DjangoHelpdesk {
                         .to_string(),
                     author: None,
                 },
-                delivery: Some(format!("followup:{}", reply.id)),
+                // The key recorded before the Helpdesk trait (workspace included), so that a
+                // follow-up delivered before an upgrade and again after it applies once.
+                delivery: Some(format!("{workspace}:followup:{}", reply.id)),
             })
             .collect();
         if let Some(action) = webhook.ticket.status.and_then(conversation_action_for) {
