@@ -1,4 +1,4 @@
-//! Inbound events from the helpdesks, `POST /v1/helpdesk/{helpdesk}/events`: the helpdesk named
+//! Inbound events from the helpdesks, `POST /v1/helpdesk/{adapter}/events`: the helpdesk named
 //! in the path authenticates the request (signature or token, before the body is read), reads it
 //! into actions, and [`crate::handoff::apply`] applies them. Nothing slow happens here: a message
 //! the bot must answer is queued for the outbox worker, so a helpdesk that times its webhooks out
@@ -15,8 +15,8 @@ use crate::path::PathParam;
 use crate::state::AppState;
 
 #[utoipa::path(
-    post, path = "/v1/helpdesk/{helpdesk}/events", tag = "helpdesk",
-    params(("helpdesk" = String, Path, description = "`standard` (Standard Webhooks), `chatwoot` (Chatwoot Agent Bot, signed or `?token=`), `django-helpdesk` (its follow-up webhook, `?token=`) or `zendesk` (a signed Zendesk webhook)")),
+    post, path = "/v1/helpdesk/{adapter}/events", tag = "helpdesk",
+    params(("adapter" = String, Path, description = "`standard` (Standard Webhooks), `chatwoot` (Chatwoot Agent Bot, signed or `?token=`), `django-helpdesk` (its follow-up webhook, `?token=`) or `zendesk` (a signed Zendesk webhook)")),
     responses(
         (status = 200, body = crate::views::InboundAccepted, description = "`applied`, `queued` (the bot answers through the outbox), `duplicate` (delivered before: no effect) or `ignored` (`why` says why)"),
         (status = 400, body = crate::error::ErrorBody, description = "invalid_json, invalid_request, unsupported_event_type"),

@@ -513,7 +513,7 @@ async fn agent_replies_are_kept_while_private_notes_and_the_bots_own_messages_ar
     let listed = app
         .admin_json("/v1/admin/conversations", ACME_ADMIN_KEY)
         .await;
-    let id = listed["conversations"][0]["id"]
+    let id = listed["conversations"][0]["conversation_id"]
         .as_str()
         .unwrap()
         .to_string();

@@ -237,10 +237,14 @@ async fn returning_to_the_bot_makes_it_answer_again_and_closing_ends_the_convers
     );
     let response = app
         .client
-        .post(app.url("/v1/helpdesk/zendesk/events"))
+        .post(app.url("/v1/helpdesk/freshdesk/events"))
         .json(&event("conversation.closed"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["code"],
+        "adapter_not_found"
+    );
 }
