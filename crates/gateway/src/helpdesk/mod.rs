@@ -149,6 +149,37 @@ pub trait Helpdesk: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// An id a helpdesk sends as a JSON number or as its digits in a string (Chatwoot's ids are
+/// numbers, though some proxies and forks send strings; Zendesk's ticket events carry
+/// `detail.id` as a string and comment and user ids as numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NumericId(pub u64);
+
+impl<'de> serde::Deserialize<'de> for NumericId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => Ok(Self(n)),
+            Raw::Text(text) => text
+                .trim()
+                .parse()
+                .map(Self)
+                .map_err(|_| serde::de::Error::custom(format!("{text:?} is not an id"))),
+        }
+    }
+}
+
+impl std::fmt::Display for NumericId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Constant-time comparison of a presented token with a configured one (blake3's `Hash`
 /// compares in constant time, and hashing first hides the lengths).
 pub fn token_matches(given: &str, expected: &str) -> bool {

@@ -3,7 +3,10 @@
 //! articles) and the marker line that names the Fathom conversation, by which a ticket whose id
 //! was never recorded is found again.
 
+use fathom_conversations::{ConversationId, HelpdeskLinks, OutboxEvent};
 use serde_json::Value;
+
+use crate::outbox::Attempt;
 
 /// Ticket titles are at most 200 characters in django-helpdesk (Zendesk subjects: 150 shown).
 const TITLE_CHARS: usize = 120;
@@ -12,6 +15,31 @@ const TITLE_CHARS: usize = 120;
 /// sends the whole ticket (the description twice: as the ticket's and as its first follow-up's),
 /// and it must stay within the gateway's `max_body_bytes` (64 KiB by default).
 const TRANSCRIPT_CHARS: usize = 12_000;
+
+/// The conversation a `conversation.*` event is about, and the id of the ticket `helpdesk`
+/// linked to it, if one was recorded. `Err` is the attempt's outcome: a malformed event is
+/// abandoned, a store failure retried.
+pub(crate) async fn linked_ticket(
+    links: &dyn HelpdeskLinks,
+    helpdesk: &str,
+    event: &OutboxEvent,
+) -> Result<(ConversationId, Option<String>), Attempt> {
+    let Some(conversation) = event.payload["data"]["conversation_id"]
+        .as_str()
+        .and_then(ConversationId::parse)
+    else {
+        return Err(Attempt::Abandoned(
+            "malformed event: no conversation_id".into(),
+        ));
+    };
+    match links
+        .external_id_of(&event.workspace, helpdesk, conversation)
+        .await
+    {
+        Ok(ticket) => Ok((conversation, ticket)),
+        Err(error) => Err(Attempt::store_failed(error)),
+    }
+}
 
 /// The line at the end of every description that names the conversation.
 pub fn marker(conversation_id: &str) -> String {

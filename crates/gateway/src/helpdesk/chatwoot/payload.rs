@@ -19,36 +19,10 @@
 //! Everything else in the bodies is ignored, and every field here may be missing (older
 //! releases send less, e.g. no `account` in conversation events before `webhook_data` existed).
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-/// An id Chatwoot sends as a JSON number (some proxies and forks send the digits as a string).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Id(pub u64);
-
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(u64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Number(n) => Ok(Self(n)),
-            Raw::Text(text) => text
-                .trim()
-                .parse()
-                .map(Self)
-                .map_err(|_| serde::de::Error::custom(format!("{text:?} is not an id"))),
-        }
-    }
-}
-
-impl std::fmt::Display for Id {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+/// Chatwoot's ids: JSON numbers (some proxies and forks send the digits as a string).
+pub use crate::helpdesk::NumericId as Id;
 
 /// `{id, name}`: `Account#webhook_data`, `Inbox#webhook_data`.
 #[derive(Debug, Clone, Deserialize)]

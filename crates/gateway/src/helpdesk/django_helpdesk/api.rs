@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::{DjangoHelpdeskConfig, NAME, STATUS_RESOLVED};
 use crate::handoff::events::{HANDOFF, MESSAGE, RESOLVED};
-use crate::helpdesk::ticket::{describe, marker, ticket_title};
+use crate::helpdesk::ticket::{describe, linked_ticket, marker, ticket_title};
 use crate::outbox::Attempt;
 
 /// Tickets read per page when looking for a lost ticket.
@@ -71,18 +71,9 @@ pub(crate) async fn deliver(
     event: &OutboxEvent,
 ) -> Attempt {
     let data = &event.payload["data"];
-    let Some(conversation) = data["conversation_id"]
-        .as_str()
-        .and_then(ConversationId::parse)
-    else {
-        return Attempt::Abandoned("malformed event: no conversation_id".into());
-    };
-    let ticket = match links
-        .external_id_of(&event.workspace, NAME, conversation)
-        .await
-    {
-        Ok(ticket) => ticket,
-        Err(error) => return Attempt::store_failed(error),
+    let (conversation, ticket) = match linked_ticket(links, NAME, event).await {
+        Ok(found) => found,
+        Err(attempt) => return attempt,
     };
     match (event.event_type.as_str(), ticket) {
         (HANDOFF, None) => handoff(http, links, helpdesk, event, conversation, data).await,

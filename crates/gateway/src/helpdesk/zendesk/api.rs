@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::{ZendeskConfig, NAME};
 use crate::handoff::events::{HANDOFF, MESSAGE, RESOLVED};
-use crate::helpdesk::ticket::{describe, ticket_title};
+use crate::helpdesk::ticket::{describe, linked_ticket, ticket_title};
 use crate::outbox::Attempt;
 
 fn failed(error: impl Into<String>) -> Attempt {
@@ -84,18 +84,9 @@ pub(crate) async fn deliver(
     event: &OutboxEvent,
 ) -> Attempt {
     let data = &event.payload["data"];
-    let Some(conversation) = data["conversation_id"]
-        .as_str()
-        .and_then(ConversationId::parse)
-    else {
-        return Attempt::Abandoned("malformed event: no conversation_id".into());
-    };
-    let linked = match links
-        .external_id_of(&event.workspace, NAME, conversation)
-        .await
-    {
-        Ok(linked) => linked.and_then(|id| id.parse::<u64>().ok()),
-        Err(error) => return Attempt::store_failed(error),
+    let (conversation, linked) = match linked_ticket(links, NAME, event).await {
+        Ok((conversation, ticket)) => (conversation, ticket.and_then(|id| id.parse::<u64>().ok())),
+        Err(attempt) => return attempt,
     };
     let result = match (event.event_type.as_str(), linked) {
         (HANDOFF, None) => handoff(http, links, zendesk, event, conversation, data).await,

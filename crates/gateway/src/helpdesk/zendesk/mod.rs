@@ -27,10 +27,10 @@ use base64::Engine;
 use fathom_conversations::{ConversationId, OutboxEvent};
 use fathom_core::WorkspaceId;
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use sha2_010::Sha256;
 
-use super::{reject, Delivery, Helpdesk, Parsed, Request};
+use super::{reject, Delivery, Helpdesk, NumericId as Id, Parsed, Request};
 use crate::config::{GatewayConfig, Secret, WorkspaceConfig};
 use crate::error::ApiError;
 use crate::handoff::{Action, Inbound, Reference};
@@ -115,30 +115,6 @@ fn signature_matches(secret: &str, timestamp: &str, body: &[u8], signature: &[u8
     legacy.update(body);
     legacy.update(timestamp.as_bytes());
     legacy.verify_slice(signature).is_ok()
-}
-
-/// An id Zendesk sends as a number or as digits in a string (`detail.id` is a string in ticket
-/// events, comment and user ids are numbers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Id(u64);
-
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(u64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Number(n) => Ok(Self(n)),
-            Raw::Text(text) => text
-                .trim()
-                .parse()
-                .map(Self)
-                .map_err(|_| serde::de::Error::custom(format!("{text:?} is not an id"))),
-        }
-    }
 }
 
 /// A Zendesk event webhook body (`zendesk_event_version` 2022-11-06).
