@@ -1,4 +1,4 @@
-//! A gateway router with one workspace wired to all three helpdesk adapters, an in-memory
+//! A gateway router with one workspace wired to three of the helpdesk adapters (not Zendesk), an in-memory
 //! SQLite store holding one conversation linked to a Chatwoot conversation and a django-helpdesk
 //! ticket, and an answer engine over an empty knowledge base (so a Chatwoot message runs the
 //! whole decision path, cheaply). Bodies are signed as each adapter requires.
@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock};
 use async_trait::async_trait;
 use axum::body::Body;
 use fathom_answer::{AnswerConfig, AnswerEngine};
-use fathom_conversations::{ConversationStore, SqliteStore, TokenHash};
+use fathom_conversations::{ConversationStore, HelpdeskLinks, SqliteStore, Stores, TokenHash};
 use fathom_core::{
     ArticleId, CustomerAttributes, HybridQuery, IndexedChunk, SearchHit, SparseEmbedder,
     SparseVector, StoreError, VectorStore, WorkspaceId,
@@ -83,8 +83,10 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
     workspace.chatwoot = Some(ChatwootConfig {
         base_url: "http://127.0.0.1:9".into(),
         account_id: 1,
+        inbox_ids: vec![],
         api_access_token: Secret::new("token"),
-        webhook_secret: Secret::new(CHATWOOT_SECRET),
+        webhook_secret: Some(Secret::new(CHATWOOT_SECRET)),
+        webhook_token: None,
     });
     workspace.django_helpdesk = Some(DjangoHelpdeskConfig {
         base_url: "http://127.0.0.1:9/helpdesk".into(),
@@ -123,7 +125,7 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
         config,
         Dependencies {
             engine,
-            store: Arc::new(store),
+            stores: Stores::new(store),
             knowledge: None,
         },
     );
@@ -163,7 +165,7 @@ pub fn deliver(data: &[u8]) {
             .header("x-chatwoot-timestamp", now.to_string())
             .header(
                 "x-chatwoot-signature",
-                fathom_gateway::chatwoot::sign(CHATWOOT_SECRET, now, &body),
+                fathom_gateway::helpdesk::chatwoot::sign(CHATWOOT_SECRET, now, &body),
             ),
         _ => request.uri(format!(
             "/v1/helpdesk/django-helpdesk/events?token={DJANGO_TOKEN}"
