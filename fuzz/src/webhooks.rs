@@ -10,8 +10,8 @@ use axum::body::Body;
 use fathom_answer::{AnswerConfig, AnswerEngine};
 use fathom_conversations::{ConversationStore, HelpdeskLinks, SqliteStore, Stores, TokenHash};
 use fathom_core::{
-    ArticleId, CustomerAttributes, HybridQuery, IndexedChunk, SearchHit, SparseEmbedder,
-    SparseVector, StoreError, VectorStore, WorkspaceId,
+    ArticleId, ChunkId, CustomerAttributes, HybridQuery, IndexedChunk, PointPage, SearchHit,
+    SparseEmbedder, SparseVector, StoreError, VectorStore, WorkspaceId,
 };
 use fathom_gateway::{
     AppState, ChatwootConfig, Dependencies, DjangoHelpdeskConfig, GatewayConfig, Secret,
@@ -47,8 +47,22 @@ impl VectorStore for NoKnowledge {
     async fn query(&self, _: HybridQuery) -> Result<Vec<SearchHit>, StoreError> {
         Ok(vec![])
     }
+    async fn scroll(
+        &self,
+        _: &WorkspaceId,
+        _: Option<ChunkId>,
+        _: usize,
+    ) -> Result<PointPage, StoreError> {
+        Ok(PointPage::default())
+    }
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+    async fn health(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "an empty knowledge base".into()
     }
 }
 

@@ -1,6 +1,6 @@
 //! Fathom's shared vocabulary: the types that travel along the data's path
 //! (article → chunk → vectors → search hit → citation) and the small traits
-//! that every backend implements (`Embedder`, `SparseEmbedder`, `VectorStore`).
+//! that every backend implements (`Embedder`, `SparseEmbedder`, `VectorStore`, `SyncStateStore`).
 //!
 //! This crate does no I/O. Everything else depends on it, never the other way round.
 
@@ -10,6 +10,7 @@ mod conversation;
 mod embed;
 mod ids;
 mod search;
+mod sync_state;
 
 pub use article::{Article, ArticleFormat};
 pub use chunk::{Chunk, ChunkId};
@@ -20,5 +21,7 @@ pub use conversation::{
 pub use embed::{EmbedError, Embedder, SparseEmbedder, SparseVector};
 pub use ids::{ArticleId, IdError, WorkspaceId};
 pub use search::{
-    Citation, HybridQuery, IndexedChunk, RetrievalMode, SearchHit, StoreError, VectorStore,
+    Citation, HybridQuery, IndexFingerprint, IndexedChunk, PointPage, RetrievalMode, SearchHit,
+    StoreError, VectorStore,
 };
+pub use sync_state::{unix_ms_now, Lease, LeaseInfo, SyncStateError, SyncStateStore};

@@ -82,10 +82,76 @@ pub enum StoreError {
     },
     #[error("vector store is configured for {expected}-dimensional dense vectors, got {actual}")]
     DimensionMismatch { expected: usize, actual: usize },
+    /// The store did not answer (connection refused, timed out, overloaded), even after retries.
+    #[error("vector store at {endpoint} is unavailable ({operation}): {reason}")]
+    Unavailable {
+        endpoint: String,
+        operation: &'static str,
+        reason: String,
+    },
+    /// The index was built with other models or text analysis than this process uses.
+    #[error(
+        "the index {index} was built with {stored}, but this process is configured with \
+         {configured}: searching it would return garbage. Use the settings it was built with, or \
+         re-index every workspace into a new index ({hint})"
+    )]
+    FingerprintMismatch {
+        index: String,
+        stored: String,
+        configured: String,
+        hint: String,
+    },
+}
+
+impl StoreError {
+    /// A stable machine-readable code, for API error bodies and `--json` output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Open { .. } => "vector_store_open_failed",
+            Self::InUse { .. } => "vector_store_in_use",
+            Self::Operation { .. } => "vector_store_operation_failed",
+            Self::DimensionMismatch { .. } => "dimension_mismatch",
+            Self::Unavailable { .. } => "vector_store_unavailable",
+            Self::FingerprintMismatch { .. } => "index_fingerprint_mismatch",
+        }
+    }
+}
+
+/// What shapes the vectors of an index. Kept with the index when it is created; a process
+/// configured otherwise refuses to open it, because its queries would not match what is stored.
+/// Named parts, so that a new kind of analysis adds a field rather than a format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexFingerprint {
+    /// Dense embedding model id; `None` for a BM25-only index.
+    pub dense_model: Option<String>,
+    /// Dimension of the dense vectors the index is configured for.
+    pub dense_dimension: usize,
+    /// The text analysis that turns text into BM25 terms (tokenizer, stemmer, stop words).
+    pub text_analysis: String,
+}
+
+impl std::fmt::Display for IndexFingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "dense model {} ({} dimensions), text analysis {}",
+            self.dense_model.as_deref().unwrap_or("none"),
+            self.dense_dimension,
+            self.text_analysis
+        )
+    }
+}
+
+/// A page of a workspace's points, for copying an index elsewhere.
+#[derive(Debug, Clone, Default)]
+pub struct PointPage {
+    pub points: Vec<IndexedChunk>,
+    /// Where the next page starts; `None` after the last page.
+    pub next: Option<ChunkId>,
 }
 
 /// A vector store holding every workspace's chunks; every call is scoped to one workspace.
-/// The embedded default is qdrant-edge; a Qdrant server backend implements the same trait.
+/// The embedded default is qdrant-edge; the Qdrant server backend implements the same trait.
 #[async_trait]
 pub trait VectorStore: Send + Sync + std::fmt::Debug {
     /// Insert or overwrite points (ids are deterministic, see [`ChunkId::derive`]).
@@ -99,10 +165,22 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
     /// Article ids that have at least one chunk in the workspace.
     async fn article_ids(&self, workspace: &WorkspaceId) -> Result<Vec<ArticleId>, StoreError>;
     async fn count(&self, workspace: &WorkspaceId) -> Result<usize, StoreError>;
-    /// Dense and/or BM25 search, fused with RRF when both halves are present.
+    /// Dense and/or BM25 search, fused when both halves are present.
     async fn query(&self, query: HybridQuery) -> Result<Vec<SearchHit>, StoreError>;
+    /// One page of the workspace's points with their vectors, in id order, starting at
+    /// `from` (inclusive).
+    async fn scroll(
+        &self,
+        workspace: &WorkspaceId,
+        from: Option<ChunkId>,
+        limit: usize,
+    ) -> Result<PointPage, StoreError>;
     /// Make everything written so far durable. Writes before a flush may be lost if the
     /// process dies (the embedded engine does not replay its write-ahead log on open), so
     /// callers record progress elsewhere only after a flush.
     async fn flush(&self) -> Result<(), StoreError>;
+    /// A cheap check that the store answers (for readiness probes and `fathom status`).
+    async fn health(&self) -> Result<(), StoreError>;
+    /// Where the index lives, for messages (a folder, or a server's collection).
+    fn describe(&self) -> String;
 }

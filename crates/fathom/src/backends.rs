@@ -10,21 +10,25 @@ use fathom_answer::{
     AnswerConfig, AnswerEngine, Generator, LlmConfig, LlmGenerator, OpenAiChat, PromptLibrary,
     Prompts, Replies,
 };
-use fathom_core::{EmbedError, Embedder, SparseEmbedder, StoreError, VectorStore, WorkspaceId};
+use fathom_core::{
+    EmbedError, Embedder, IndexFingerprint, SparseEmbedder, StoreError, SyncStateStore,
+    VectorStore, WorkspaceId,
+};
 use fathom_embed::{Bm25Embedder, MiniLmConfig, MiniLmEmbedder, OpenAiConfig, OpenAiEmbedder};
 use fathom_evals::calibrate::Calibration;
-use fathom_ingest::chunk::ChunkerConfig;
-use fathom_ingest::sources::SourceLimits;
 use fathom_ingest::sync::{SyncBackends, SyncOptions};
 use fathom_retrieve::{Retriever, RetrieverConfig};
-use fathom_store::{EdgeStore, EdgeStoreConfig};
+use fathom_store::{
+    EdgeStore, EdgeStoreConfig, FileSyncState, FusionConfig, QdrantStore, QdrantSyncState,
+};
 use tokio::sync::OnceCell;
 
 use crate::running::ServerRecord;
-use crate::settings::{EmbedderKind, Settings};
+use crate::settings::{EmbedderKind, FusionArg, Settings, VectorStoreKind};
 
 pub struct Backends {
-    pub store: Arc<EdgeStore>,
+    pub store: Arc<dyn VectorStore>,
+    pub state: Arc<dyn SyncStateStore>,
     pub dense: Option<Arc<dyn Embedder>>,
     pub sparse: Arc<dyn SparseEmbedder>,
     pub sync: SyncBackends,
@@ -33,44 +37,32 @@ pub struct Backends {
 impl Backends {
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         let dense = dense_embedder(settings).await?;
-        let dimension = dense.as_ref().map_or(384, |d| d.dimension());
-        let store_dir = settings.store_dir();
-        let store = EdgeStore::open(
-            &store_dir,
-            EdgeStoreConfig {
-                dense_dimension: dimension,
-                fusion: match settings.fusion {
-                    crate::settings::FusionArg::Rrf => fathom_store::HybridFusion::Rrf,
-                    crate::settings::FusionArg::Dbsf => fathom_store::HybridFusion::Dbsf,
-                },
-                rrf_k: settings.fusion_rrf_k,
-                dense_weight: settings.fusion_dense_weight,
-                bm25_weight: 1.0,
-            },
-        )
-        .map_err(|error| store_open_error(settings, error))?;
-        let store = Arc::new(store);
         let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::default());
+        let fingerprint = IndexFingerprint {
+            dense_model: dense.as_ref().map(|d| d.model_id().to_string()),
+            dense_dimension: dense.as_ref().map_or(384, |d| d.dimension()),
+            text_analysis: sparse.analysis_id().to_string(),
+        };
+        let (store, state) = open_index(settings, &fingerprint).await?;
         let sync = SyncBackends {
-            store: Arc::clone(&store) as Arc<dyn VectorStore>,
+            store: Arc::clone(&store),
+            state: Arc::clone(&state),
             dense: dense.clone(),
             sparse: Arc::clone(&sparse),
         };
         Ok(Self {
             store,
+            state,
             dense,
             sparse,
             sync,
         })
     }
 
-    pub fn sync_options(&self, settings: &Settings, workspace: &WorkspaceId) -> SyncOptions {
+    pub fn sync_options(&self, workspace: &WorkspaceId, purpose: &str) -> SyncOptions {
         SyncOptions {
-            workspace: workspace.clone(),
-            chunker: ChunkerConfig::default(),
-            limits: SourceLimits::default(),
-            batch_size: 64,
-            manifest_path: settings.manifest_path(workspace),
+            holder: fathom_ingest::lease_holder(purpose),
+            ..SyncOptions::new(workspace.clone())
         }
     }
 
@@ -119,7 +111,7 @@ impl Backends {
 
     pub fn retriever(&self) -> Retriever {
         Retriever::new(
-            Arc::clone(&self.store) as Arc<dyn VectorStore>,
+            Arc::clone(&self.store),
             self.dense.clone(),
             Arc::clone(&self.sparse),
             RetrieverConfig::default(),
@@ -155,7 +147,7 @@ fn calibrations(settings: &Settings, model: &str) -> Vec<(WorkspaceId, f32)> {
 
 /// Why the index did not open, and what to do: never "delete your data" unless the index
 /// really was built for another embedding model.
-fn store_open_error(settings: &Settings, error: StoreError) -> anyhow::Error {
+pub(crate) fn store_open_error(settings: &Settings, error: StoreError) -> anyhow::Error {
     let dir = settings.store_dir();
     match &error {
         StoreError::InUse { .. } => match ServerRecord::read(&settings.data_dir) {
@@ -181,9 +173,54 @@ fn store_open_error(settings: &Settings, error: StoreError) -> anyhow::Error {
              {} (the index and its sync manifests; conversations stay) and run `fathom ingest` again",
             dir.display(),
             dir.display(),
-            settings.data_dir.join("workspaces").display()
+            settings.sync_state_dir().display()
         ),
         _ => anyhow::Error::new(error).context(format!("opening the vector index in {}", dir.display())),
+    }
+}
+
+/// The fusion settings, shared by both vector stores.
+pub fn fusion(settings: &Settings) -> FusionConfig {
+    FusionConfig {
+        fusion: match settings.fusion {
+            FusionArg::Rrf => fathom_store::HybridFusion::Rrf,
+            FusionArg::Dbsf => fathom_store::HybridFusion::Dbsf,
+        },
+        rrf_k: settings.fusion_rrf_k,
+        dense_weight: settings.fusion_dense_weight,
+        bm25_weight: 1.0,
+    }
+}
+
+/// The vector index and its sync state, as `--vector-store` says.
+async fn open_index(
+    settings: &Settings,
+    fingerprint: &IndexFingerprint,
+) -> anyhow::Result<(Arc<dyn VectorStore>, Arc<dyn SyncStateStore>)> {
+    match settings.vector_store {
+        VectorStoreKind::Edge => {
+            let store_dir = settings.store_dir();
+            let store = EdgeStore::open(
+                &store_dir,
+                EdgeStoreConfig {
+                    dense_dimension: fingerprint.dense_dimension,
+                    fusion: fusion(settings),
+                },
+            )
+            .map_err(|error| store_open_error(settings, error))?;
+            let state = FileSyncState::new(settings.sync_state_dir());
+            Ok((Arc::new(store), Arc::new(state)))
+        }
+        VectorStoreKind::Qdrant => {
+            let config = settings.qdrant()?;
+            let store = QdrantStore::open(&config, fingerprint, fusion(settings))
+                .await
+                .with_context(|| format!("opening the Qdrant collection {} at {}", config.collection, config.url))?;
+            let state = QdrantSyncState::open(&config)
+                .await
+                .with_context(|| format!("opening the sync state in Qdrant at {}", config.url))?;
+            Ok((Arc::new(store), Arc::new(state)))
+        }
     }
 }
 

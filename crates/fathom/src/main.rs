@@ -46,6 +46,8 @@ enum Command {
     Answerability(commands::answerability::AnswerabilityArgs),
     /// Copy the conversations of a SQLite store into Postgres (to run several gateways).
     MigrateStore(commands::migrate_store::MigrateStoreArgs),
+    /// Copy workspaces from the embedded index to a Qdrant server (no re-embedding; resumable).
+    MigrateIndex(commands::migrate_index::MigrateIndexArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -74,6 +76,7 @@ fn main() -> std::process::ExitCode {
             Command::Calibrate(args) => commands::calibrate::run(&cli.settings, args).await,
             Command::Answerability(args) => commands::answerability::run(&cli.settings, args).await,
             Command::MigrateStore(args) => commands::migrate_store::run(&cli.settings, args).await,
+            Command::MigrateIndex(args) => commands::migrate_index::run(&cli.settings, args).await,
         }
     });
     match result {

@@ -14,6 +14,15 @@ pub enum FusionArg {
     Dbsf,
 }
 
+/// Where the vector index (and each workspace's sync state) lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VectorStoreKind {
+    /// Embedded qdrant-edge in --data-dir: nothing to install or run.
+    Edge,
+    /// A Qdrant server, cluster or Qdrant Cloud at --qdrant-url, shared by every machine.
+    Qdrant,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EmbedderKind {
     /// all-MiniLM-L6-v2 (or any BERT-family sentence-transformers model) run in-process.
@@ -26,9 +35,45 @@ pub enum EmbedderKind {
 
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
-    /// Where the vector index and sync manifests live.
+    /// Where the embedded vector index, sync manifests and conversations live.
     #[arg(long, global = true, env = "FATHOM_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+
+    /// Vector index: `edge` (embedded in --data-dir) or `qdrant` (a Qdrant server at
+    /// --qdrant-url, holding the index and the sync state for every machine).
+    #[arg(long, global = true, env = "FATHOM_VECTOR_STORE", value_enum, default_value_t = VectorStoreKind::Edge)]
+    pub vector_store: VectorStoreKind,
+
+    /// Qdrant server's gRPC endpoint (port 6334), e.g. http://qdrant:6334 (with --vector-store qdrant).
+    #[arg(long, global = true, env = "FATHOM_QDRANT_URL")]
+    pub qdrant_url: Option<String>,
+
+    /// API key (or JWT) for the Qdrant server (never logged).
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_QDRANT_API_KEY",
+        hide_env_values = true
+    )]
+    pub qdrant_api_key: Option<String>,
+
+    /// Qdrant collection holding every workspace's chunks (sync state goes in `<name>_sync`).
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_QDRANT_COLLECTION",
+        default_value = "fathom"
+    )]
+    pub qdrant_collection: String,
+
+    /// Seconds each call to the Qdrant server may take (retries of transient errors aside).
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_QDRANT_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub qdrant_timeout_secs: u64,
 
     /// Dense embedder.
     #[arg(long, global = true, env = "FATHOM_EMBEDDER", value_enum, default_value_t = EmbedderKind::Minilm)]
@@ -205,11 +250,23 @@ impl Settings {
             .join("calibration.json")
     }
 
-    pub fn manifest_path(&self, workspace: &fathom_core::WorkspaceId) -> PathBuf {
-        self.data_dir
-            .join("workspaces")
-            .join(workspace.as_str())
-            .join("manifest.json")
+    /// Where the embedded default keeps each workspace's sync state.
+    pub fn sync_state_dir(&self) -> PathBuf {
+        self.data_dir.join("workspaces")
+    }
+
+    /// The Qdrant server settings, when `--vector-store qdrant`.
+    pub fn qdrant(&self) -> anyhow::Result<fathom_store::QdrantConfig> {
+        use anyhow::Context;
+        let url = self
+            .qdrant_url
+            .clone()
+            .context("--vector-store qdrant needs --qdrant-url (or FATHOM_QDRANT_URL), e.g. http://localhost:6334")?;
+        let mut config = fathom_store::QdrantConfig::new(url);
+        config.api_key = self.qdrant_api_key.clone();
+        config.collection = self.qdrant_collection.clone();
+        config.timeout = std::time::Duration::from_secs(self.qdrant_timeout_secs.max(1));
+        Ok(config)
     }
 }
 

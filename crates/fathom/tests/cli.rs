@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{assert_success, fathom_with_embedder, repo_root};
+use common::{assert_success, fathom_with_embedder, qdrant_url, repo_root, TestCollection};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -372,6 +372,7 @@ fn every_command_has_help() {
         vec!["status"],
         vec!["eval-retrieval"],
         vec!["bench"],
+        vec!["migrate-index"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_fathom"))
             .args(&command)
@@ -381,4 +382,161 @@ fn every_command_has_help() {
         assert!(output.status.success(), "{command:?} --help");
         assert!(String::from_utf8_lossy(&output.stdout).contains("Usage"));
     }
+}
+
+/// `fathom` against a Qdrant server, in collection `collection`.
+fn fathom_qdrant(data: &Path, embedder: &str, url: &str, collection: &str) -> Command {
+    let mut cmd = fathom(data, embedder);
+    cmd.args(["--vector-store", "qdrant", "--qdrant-url", url, "--qdrant-collection", collection]);
+    if let Some(key) = std::env::var_os("QDRANT_API_KEY") {
+        cmd.env("FATHOM_QDRANT_API_KEY", key);
+    }
+    cmd
+}
+
+/// A source folder of 40 long articles: with MiniLM, an ingest runs for a while.
+fn long_help_center(source: &Path) {
+    std::fs::create_dir_all(source).unwrap();
+    let paragraph = "Invoices list every seat, add-on and credit for the billing period. ";
+    for i in 0..40 {
+        let body = (0..8)
+            .map(|s| format!("## Section {s}\n\n{}\n", paragraph.repeat(12 + (i + s) % 5)))
+            .collect::<String>();
+        std::fs::write(
+            source.join(format!("a{i:03}.md")),
+            format!("---\nid: art-{i}\ntitle: Article {i}\n---\n\n# Article {i}\n\n{body}"),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn qdrant_server_ingest_converges_like_the_embedded_index_and_refuses_a_concurrent_second_run() {
+    let Some(url) = qdrant_url("ingest, status and the ingest lease") else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let source = tmp.path().join("src");
+    long_help_center(&source);
+    let collection = TestCollection::new(&url, "ingest");
+    let collection = collection.name.as_str();
+    let data = tmp.path().join("data");
+
+    let mut first = fathom_qdrant(&data, "minilm", &url, collection)
+        .arg("ingest")
+        .arg(&source)
+        .arg("--json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first run holds the workspace's lease (status reports it)…
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let status = run_json(fathom_qdrant(&data, "minilm", &url, collection).args(["status", "--json"]));
+        if status["sync_in_progress"].is_string() {
+            assert!(status["sync_in_progress"].as_str().unwrap().contains("fathom ingest"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the first ingest never took the lease");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // …then a second run, as from another machine, is refused and says by whom.
+    let second = fathom_qdrant(&tmp.path().join("other-machine"), "minilm", &url, collection)
+        .arg("ingest")
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("is being synced by fathom ingest (pid"),
+        "{stderr}"
+    );
+
+    let output = first.wait_with_output().unwrap();
+    assert_success(&output, "the first ingest");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["added"].as_array().unwrap().len(), 40, "{report}");
+
+    // The server's index and manifest agree with the embedded index's for the same source.
+    let on_server = run_json(fathom_qdrant(&data, "minilm", &url, collection).args(["status", "--json"]));
+    let clean = tmp.path().join("clean");
+    run_json(fathom(&clean, "none").arg("ingest").arg(&source).arg("--json"));
+    let embedded = run_json(fathom(&clean, "none").args(["status", "--json"]));
+    assert_eq!(on_server["indexed_articles"], embedded["indexed_articles"]);
+    assert_eq!(on_server["indexed_chunks"], embedded["indexed_chunks"]);
+    assert_eq!(on_server["chunks"], embedded["chunks"]);
+    assert_eq!(on_server["in_flight"], 0);
+    assert!(on_server["sync_in_progress"].is_null(), "{on_server}");
+
+    // Another machine (empty data dir) sees the same sync state: nothing left to do.
+    let again = run_json(
+        fathom_qdrant(&tmp.path().join("other-machine"), "minilm", &url, collection)
+            .arg("ingest")
+            .arg(&source)
+            .arg("--json"),
+    );
+    assert_eq!(again["unchanged"], 40, "{again}");
+    assert_eq!(again["chunks_written"], 0, "{again}");
+
+    // Another embedding model on the same collection refuses to start, saying why.
+    let output = fathom_qdrant(&data, "none", &url, collection)
+        .args(["status"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("was built with") && stderr.contains("--qdrant-collection"), "{stderr}");
+}
+
+#[test]
+fn qdrant_server_migrate_index_copies_the_embedded_index_without_re_embedding() {
+    let Some(url) = qdrant_url("migrate-index") else {
+        return;
+    };
+    let tmp = TempDir::new().unwrap();
+    let source = tmp.path().join("knowledge");
+    copy_dir(&repo_root().join("knowledge"), &source);
+    let data = tmp.path().join("data");
+    run_json(fathom(&data, "none").arg("ingest").arg(&source).arg("--json"));
+    let collection = TestCollection::new(&url, "migrate");
+    let collection = collection.name.as_str();
+
+    let reports = run_json(
+        fathom_qdrant(&data, "none", &url, collection)
+            .args(["migrate-index", "--json", "--page-size", "7"]),
+    );
+    let embedded = run_json(fathom(&data, "none").args(["status", "--json"]));
+    assert_eq!(reports[0]["points"], embedded["indexed_chunks"], "{reports}");
+
+    let server_data = tmp.path().join("server-only");
+    let on_server =
+        run_json(fathom_qdrant(&server_data, "none", &url, collection).args(["status", "--json"]));
+    assert_eq!(on_server["indexed_articles"], embedded["indexed_articles"]);
+    assert_eq!(on_server["chunks"], embedded["chunks"]);
+    assert_eq!(on_server["in_flight"], 0);
+    // The same question finds the same article in both.
+    let question = "can I get my money back on a yearly subscription?";
+    let local = run_json(fathom(&data, "none").args(["search", question, "--json"]));
+    let remote = run_json(
+        fathom_qdrant(&server_data, "none", &url, collection).args(["search", question, "--json"]),
+    );
+    assert_eq!(local["hits"][0]["article_id"], remote["hits"][0]["article_id"]);
+    // And a sync against the server has nothing to do.
+    let again = run_json(
+        fathom_qdrant(&server_data, "none", &url, collection)
+            .arg("ingest")
+            .arg(&source)
+            .arg("--json"),
+    );
+    assert_eq!(again["chunks_written"], 0, "{again}");
+
+    // Copying again without --replace is refused.
+    let output = fathom_qdrant(&data, "none", &url, collection)
+        .arg("migrate-index")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--replace"));
 }

@@ -25,7 +25,7 @@ use fathom_embed::Bm25Embedder;
 use fathom_gateway::{Application, Dependencies, GatewayConfig, RateLimits, WorkspaceConfig};
 use fathom_ingest::sync::{sync_folder, SyncBackends, SyncOptions};
 use fathom_retrieve::{Retriever, RetrieverConfig};
-use fathom_store::{EdgeStore, EdgeStoreConfig};
+use fathom_store::{EdgeStore, EdgeStoreConfig, FileSyncState};
 use serde_json::{json, Value};
 
 /// Questions the help center answers.
@@ -243,16 +243,11 @@ async fn start_gateway() -> (
     let workspace = WorkspaceId::parse("bench").unwrap();
     let backends = SyncBackends {
         store: store.clone(),
+        state: Arc::new(FileSyncState::new(dir.path().join("workspaces"))),
         dense: None,
         sparse: sparse.clone(),
     };
-    let options = SyncOptions {
-        workspace: workspace.clone(),
-        chunker: Default::default(),
-        limits: Default::default(),
-        batch_size: 64,
-        manifest_path: dir.path().join("manifest.json"),
-    };
+    let options = SyncOptions::new(workspace.clone());
     sync_folder(&knowledge, &backends, &options, &|_| {})
         .await
         .unwrap();

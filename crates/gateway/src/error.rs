@@ -84,6 +84,31 @@ impl From<fathom_conversations::StoreError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A knowledge sync's failure when it is not ours to hide: 409 while another run holds the
+    /// workspace's lease (or took it over), 503 while the index or its sync state does not
+    /// answer. `None` for the rest (a failure of ours).
+    pub fn for_sync(error: &fathom_ingest::sync::SyncError) -> Option<Self> {
+        use fathom_core::{StoreError, SyncStateError};
+        use fathom_ingest::sync::SyncError;
+        let status = match error {
+            SyncError::State(SyncStateError::Held { .. } | SyncStateError::Lost { .. }) => {
+                StatusCode::CONFLICT
+            }
+            SyncError::State(SyncStateError::Backend { .. })
+            | SyncError::Store(StoreError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => return None,
+        };
+        Some(Self::new(status, error.code(), error.to_string()))
+    }
+}
+
+impl From<fathom_ingest::sync::SyncError> for ApiError {
+    fn from(error: fathom_ingest::sync::SyncError) -> Self {
+        Self::for_sync(&error).unwrap_or_else(|| Self::internal(error))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

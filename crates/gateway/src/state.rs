@@ -2,7 +2,6 @@
 //! limiters, the live hub and a way to wake the outbox worker.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use fathom_answer::AnswerEngine;
@@ -12,26 +11,26 @@ use fathom_conversations::{
 use fathom_core::WorkspaceId;
 use fathom_ingest::sync::SyncBackends;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::sync::{watch, Mutex, Notify};
+use tokio::sync::{watch, Notify};
 
 use crate::clients::ClientResolver;
 use crate::config::{GatewayConfig, WorkspaceConfig};
 use crate::limits::Limiters;
 use crate::live::LiveHub;
 
-/// Where `POST /v1/admin/knowledge/sync` writes: the vector store and embedders, and the data
-/// folder holding each workspace's sync manifest (`<data_dir>/workspaces/<w>/manifest.json`,
-/// the same place `fathom ingest` uses).
+/// Where `POST /v1/admin/knowledge/sync` writes: the vector store, its sync state store (the
+/// same manifests and leases `fathom ingest` uses) and the embedders. `/readyz` checks the
+/// vector store too.
 #[derive(Clone)]
 pub struct Knowledge {
     pub backends: SyncBackends,
-    pub data_dir: PathBuf,
 }
 
 impl std::fmt::Debug for Knowledge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Knowledge")
-            .field("data_dir", &self.data_dir)
+            .field("index", &self.backends.store.describe())
+            .field("sync_state", &self.backends.state.describe())
             .finish_non_exhaustive()
     }
 }
@@ -63,8 +62,6 @@ pub struct Inner {
     pub live: LiveHub,
     pub outbox_wake: Arc<Notify>,
     pub metrics: PrometheusHandle,
-    /// One knowledge sync at a time.
-    pub sync_lock: Mutex<()>,
     /// Turns true when the server starts shutting down: long-lived streams end then.
     pub shutting_down: watch::Sender<bool>,
     /// blake3(admin key) → workspace: keys are compared by hash, never as plain strings.
@@ -103,7 +100,6 @@ impl AppState {
             live: LiveHub::default(),
             outbox_wake: Arc::new(Notify::new()),
             metrics: crate::telemetry::metrics_handle(),
-            sync_lock: Mutex::new(()),
             shutting_down: watch::Sender::new(false),
             admin_keys,
         }))

@@ -1,31 +1,17 @@
-//! The per-workspace sync manifest: what was ingested from where, with which hashes.
+//! The per-workspace sync manifest: what was ingested from where, with which hashes. It is
+//! stored by a [`SyncStateStore`] (files beside the embedded index, or the Qdrant server), so
+//! every machine that writes the index sees it.
 //!
 //! It is what makes re-syncs incremental (unchanged files are not even parsed) and what makes an
 //! interrupted sync converge: before touching the store for a batch of articles, their ids are
 //! written to `in_flight`; a later run re-processes (or deletes) whatever is still listed there.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
 
-use fathom_core::{ArticleId, WorkspaceId};
+use fathom_core::{ArticleId, ChunkId, SyncStateError, SyncStateStore, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
 pub const MANIFEST_VERSION: u32 = 1;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
-    #[error("manifest {path} could not be read: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("manifest {path} could not be written: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileEntry {
@@ -55,6 +41,21 @@ pub struct Manifest {
     /// Articles whose chunks may be half-written in the store.
     #[serde(default)]
     pub in_flight: BTreeSet<ArticleId>,
+    /// A copy of this workspace's index under way (`fathom migrate-index`), so an interrupted
+    /// copy resumes where it stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<CopyProgress>,
+}
+
+/// How far a copy of a workspace's index from another store has got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopyProgress {
+    /// The store copied from (its description).
+    pub source: String,
+    /// The first point not copied yet; `None` before the first page.
+    pub next: Option<ChunkId>,
+    /// Points copied so far.
+    pub copied: usize,
 }
 
 impl Manifest {
@@ -66,55 +67,46 @@ impl Manifest {
             files: BTreeMap::new(),
             articles: BTreeMap::new(),
             in_flight: BTreeSet::new(),
+            copy: None,
         }
     }
 
-    /// Load the manifest at `path`. A missing file is an empty manifest. An unreadable one
-    /// (corrupt, or another version) is also treated as empty, with a warning: the sync then
+    /// Read a manifest from its stored bytes. One that does not parse (corrupt, or another
+    /// version) or belongs to another workspace reads as `None`, with a warning: the sync then
     /// re-indexes everything, which is slow but always correct.
-    pub fn load(path: &Path, workspace: &WorkspaceId) -> Result<Option<Self>, ManifestError> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(ManifestError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
-        };
-        match serde_json::from_slice::<Self>(&bytes) {
+    pub fn decode(bytes: &[u8], workspace: &WorkspaceId) -> Option<Self> {
+        match serde_json::from_slice::<Self>(bytes) {
             Ok(manifest)
                 if manifest.version == MANIFEST_VERSION && &manifest.workspace == workspace =>
             {
-                Ok(Some(manifest))
+                Some(manifest)
             }
             Ok(_) => {
-                tracing::warn!(path = %path.display(), "manifest is for another version or workspace; re-indexing everything");
-                Ok(None)
+                tracing::warn!(%workspace, "sync manifest is for another version or workspace; re-indexing everything");
+                None
             }
             Err(error) => {
-                tracing::warn!(path = %path.display(), %error, "manifest is unreadable; re-indexing everything");
-                Ok(None)
+                tracing::warn!(%workspace, %error, "sync manifest is unreadable; re-indexing everything");
+                None
             }
         }
     }
 
-    /// Write atomically: a temporary file in the same directory, fsynced, then renamed.
-    pub fn save(&self, path: &Path) -> Result<(), ManifestError> {
-        let write_error = |source| ManifestError::Write {
-            path: path.to_path_buf(),
-            source,
-        };
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(write_error)?;
-        let tmp = path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec(self).map_err(|e| write_error(std::io::Error::other(e)))?;
-        let mut file = std::fs::File::create(&tmp).map_err(write_error)?;
-        file.write_all(&bytes).map_err(write_error)?;
-        file.sync_all().map_err(write_error)?;
-        std::fs::rename(&tmp, path).map_err(write_error)?;
-        Ok(())
+    /// The bytes to store.
+    pub fn encode(&self) -> Vec<u8> {
+        // Plain data with string keys: serialising cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Load a workspace's manifest from its sync state store.
+    pub async fn load(
+        state: &dyn SyncStateStore,
+        workspace: &WorkspaceId,
+    ) -> Result<Option<Self>, SyncStateError> {
+        Ok(state
+            .load(workspace)
+            .await?
+            .and_then(|bytes| Self::decode(&bytes, workspace)))
     }
 }
 
@@ -123,9 +115,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_saved_manifest_loads_back_equal() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ws/manifest.json");
+    fn an_encoded_manifest_decodes_back_equal() {
         let ws = WorkspaceId::parse("acme").unwrap();
         let mut manifest = Manifest::empty(ws.clone(), "fp".into());
         let id = ArticleId::parse("a").unwrap();
@@ -139,16 +129,20 @@ mod tests {
             },
         );
         manifest.in_flight.insert(id);
-        manifest.save(&path).unwrap();
-        assert_eq!(Manifest::load(&path, &ws).unwrap(), Some(manifest));
+        assert_eq!(Manifest::decode(&manifest.encode(), &ws), Some(manifest));
     }
 
     #[test]
-    fn a_corrupt_manifest_loads_as_none_instead_of_failing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("manifest.json");
-        std::fs::write(&path, b"{not json").unwrap();
+    fn a_corrupt_manifest_decodes_as_none_instead_of_failing() {
         let ws = WorkspaceId::parse("acme").unwrap();
-        assert_eq!(Manifest::load(&path, &ws).unwrap(), None);
+        assert_eq!(Manifest::decode(b"{not json", &ws), None);
+    }
+
+    #[test]
+    fn another_workspaces_manifest_decodes_as_none() {
+        let acme = WorkspaceId::parse("acme").unwrap();
+        let globex = WorkspaceId::parse("globex").unwrap();
+        let bytes = Manifest::empty(acme, "fp".into()).encode();
+        assert_eq!(Manifest::decode(&bytes, &globex), None);
     }
 }

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fathom_core::{
-    Article, ArticleId, Chunk, Embedder, IndexedChunk, SparseEmbedder, StoreError, VectorStore,
-    WorkspaceId,
+    Article, ArticleId, Chunk, Embedder, IndexedChunk, SparseEmbedder, StoreError, SyncStateError,
+    SyncStateStore, VectorStore, WorkspaceId,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::{chunk_article, ChunkerConfig};
-use crate::manifest::{ArticleEntry, FileEntry, Manifest, ManifestError};
+use crate::lease::LeaseGuard;
+use crate::manifest::{ArticleEntry, FileEntry, Manifest};
 use crate::sources::{is_supported, parse_source, SourceLimits};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +23,7 @@ pub enum SyncError {
     #[error("source folder {path} cannot be read: {reason}")]
     SourceDir { path: PathBuf, reason: String },
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
+    State(#[from] SyncStateError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("embedding failed while indexing {articles}: {source}")]
@@ -30,6 +31,18 @@ pub enum SyncError {
         articles: String,
         source: fathom_core::EmbedError,
     },
+}
+
+impl SyncError {
+    /// A stable machine-readable code, for API error bodies and `--json` output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::SourceDir { .. } => "source_unreadable",
+            Self::State(error) => error.code(),
+            Self::Store(error) => error.code(),
+            Self::Embed { .. } => "embedding_failed",
+        }
+    }
 }
 
 /// Settings of one sync run.
@@ -40,8 +53,25 @@ pub struct SyncOptions {
     pub limits: SourceLimits,
     /// Chunks embedded and written per batch.
     pub batch_size: usize,
-    /// Where the manifest lives (one per workspace).
-    pub manifest_path: PathBuf,
+    /// Who is syncing, for the message a concurrent run gets (see [`crate::lease_holder`]).
+    pub holder: String,
+    /// How long the workspace's lease lasts without renewal; renewed every third of it while
+    /// the sync runs, so only a crashed run lets it run out.
+    pub lease_ttl: Duration,
+}
+
+impl SyncOptions {
+    /// Default chunking, limits and batches, held as "fathom sync" by this process.
+    pub fn new(workspace: WorkspaceId) -> Self {
+        Self {
+            workspace,
+            chunker: ChunkerConfig::default(),
+            limits: SourceLimits::default(),
+            batch_size: 64,
+            holder: crate::lease_holder("fathom sync"),
+            lease_ttl: Duration::from_secs(60),
+        }
+    }
 }
 
 /// A file (or one article in it) that could not be ingested.
@@ -79,14 +109,17 @@ pub enum SyncEvent {
 #[derive(Clone)]
 pub struct SyncBackends {
     pub store: Arc<dyn VectorStore>,
+    /// Where each workspace's manifest and lease live (with the index).
+    pub state: Arc<dyn SyncStateStore>,
     /// `None` for a BM25-only index.
     pub dense: Option<Arc<dyn Embedder>>,
     pub sparse: Arc<dyn SparseEmbedder>,
 }
 
 impl SyncBackends {
-    /// Identifies everything that shapes the stored vectors.
-    fn fingerprint(&self, chunker: &ChunkerConfig) -> String {
+    /// Identifies everything that shapes the stored chunks and vectors (the manifest's
+    /// fingerprint: when it changes, every article is re-indexed).
+    pub fn fingerprint(&self, chunker: &ChunkerConfig) -> String {
         let dense = self.dense.as_ref().map_or("none", |d| d.model_id());
         format!(
             "chunker:{}/{};dense:{dense};sparse:{}",
@@ -116,15 +149,37 @@ struct Plan {
     files_scanned: usize,
 }
 
+/// Sync `root` into the workspace, holding the workspace's lease throughout: a second sync of
+/// the same workspace (from this machine or another) fails with [`SyncStateError::Held`]
+/// naming this one, instead of interleaving its writes.
 pub async fn sync_folder(
     root: &Path,
     backends: &SyncBackends,
     options: &SyncOptions,
     on_event: &(dyn Fn(SyncEvent) + Send + Sync),
 ) -> Result<SyncReport, SyncError> {
+    let lease = LeaseGuard::acquire(
+        Arc::clone(&backends.state),
+        &options.workspace,
+        &options.holder,
+        options.lease_ttl,
+    )
+    .await?;
+    let result = sync_leased(root, backends, options, &lease, on_event).await;
+    lease.release().await;
+    result
+}
+
+async fn sync_leased(
+    root: &Path,
+    backends: &SyncBackends,
+    options: &SyncOptions,
+    lease: &LeaseGuard,
+    on_event: &(dyn Fn(SyncEvent) + Send + Sync),
+) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let fingerprint = backends.fingerprint(&options.chunker);
-    let previous = Manifest::load(&options.manifest_path, &options.workspace)?;
+    let previous = Manifest::load(&*backends.state, &options.workspace).await?;
     let mut manifest = match previous {
         Some(m) if m.fingerprint == fingerprint => m,
         Some(mut m) => {
@@ -194,7 +249,7 @@ pub async fn sync_folder(
             .cloned(),
     );
     manifest.files = plan.files;
-    manifest.save(&options.manifest_path)?;
+    lease.save(&manifest.encode()).await?;
 
     if !gone.is_empty() {
         backends
@@ -211,6 +266,7 @@ pub async fn sync_folder(
         last: Instant::now(),
         done: gone,
         maybe_stored,
+        lease,
     };
     let planned_chunks = index_articles(
         plan.to_index,
@@ -223,7 +279,7 @@ pub async fn sync_folder(
     )
     .await?;
     report.chunks_written = planned_chunks;
-    checkpoint.save(backends, options, &mut manifest).await?;
+    checkpoint.save(backends, &mut manifest).await?;
 
     if !manifest.in_flight.is_empty() {
         // Everything in flight was either re-indexed or deleted above; what remains are ids
@@ -246,7 +302,7 @@ async fn index_articles(
     options: &SyncOptions,
     manifest: &mut Manifest,
     report: &mut SyncReport,
-    checkpoint: &mut Checkpoint,
+    checkpoint: &mut Checkpoint<'_>,
     on_event: &(dyn Fn(SyncEvent) + Send + Sync),
 ) -> Result<usize, SyncError> {
     if articles.is_empty() {
@@ -302,7 +358,7 @@ async fn write_batch(
     options: &SyncOptions,
     manifest: &mut Manifest,
     report: &mut SyncReport,
-    checkpoint: &mut Checkpoint,
+    checkpoint: &mut Checkpoint<'_>,
 ) -> Result<usize, SyncError> {
     // Every id here was journaled as in flight by `sync_folder` before any write.
     let ids: Vec<ArticleId> = batch.iter().map(|(s, _)| s.article.id.clone()).collect();
@@ -383,7 +439,7 @@ async fn write_batch(
     // The manifest is saved at the end anyway; a checkpoint now and then bounds the work an
     // interrupted run has to redo.
     if checkpoint.last.elapsed() > CHECKPOINT_EVERY {
-        checkpoint.save(backends, options, manifest).await?;
+        checkpoint.save(backends, manifest).await?;
     }
     Ok(written)
 }
@@ -391,26 +447,26 @@ async fn write_batch(
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
 /// Articles whose new state is written to the store but not yet known to be durable.
-struct Checkpoint {
+struct Checkpoint<'a> {
     last: Instant,
     done: Vec<ArticleId>,
     /// Articles that had (or may have had) chunks in the store when the run began.
     maybe_stored: HashSet<ArticleId>,
+    lease: &'a LeaseGuard,
 }
 
-impl Checkpoint {
+impl Checkpoint<'_> {
     /// Flush the store, then (and only then) take the finished articles out of the journal.
     async fn save(
         &mut self,
         backends: &SyncBackends,
-        options: &SyncOptions,
         manifest: &mut Manifest,
     ) -> Result<(), SyncError> {
         backends.store.flush().await?;
         for id in self.done.drain(..) {
             manifest.in_flight.remove(&id);
         }
-        manifest.save(&options.manifest_path)?;
+        self.lease.save(&manifest.encode()).await?;
         self.last = Instant::now();
         Ok(())
     }

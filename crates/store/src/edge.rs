@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use fathom_core::{
-    ArticleId, Chunk, HybridQuery, IndexedChunk, SearchHit, StoreError, VectorStore, WorkspaceId,
+    ArticleId, ChunkId, HybridQuery, IndexedChunk, PointPage, SearchHit, StoreError, VectorStore,
+    WorkspaceId,
 };
 use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
@@ -18,44 +19,29 @@ use qdrant_edge::{
     VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
 
-use crate::{BM25_VECTOR, DENSE_VECTOR};
-
-/// How the dense and BM25 halves of a hybrid query are combined.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum HybridFusion {
-    /// Reciprocal rank fusion: ranks only, weighted per half.
-    Rrf,
-    /// Distribution-based score fusion: each half's scores normalised by their mean and
-    /// spread (mean ± 3σ), then summed; a half that is unsure (flat scores) counts for less.
-    /// The default: it beat RRF on both shared eval sets (see evals/README.md).
-    #[default]
-    Dbsf,
-}
+use crate::{
+    check_dimension, chunk_payload, cosine, payload_chunk, FusionConfig, HybridFusion,
+    BM25_VECTOR, DENSE_VECTOR, KEYWORD_FIELDS,
+};
 
 #[derive(Debug, Clone)]
 pub struct EdgeStoreConfig {
     /// Dimension of the dense vectors (384 for all-MiniLM-L6-v2).
     pub dense_dimension: usize,
-    pub fusion: HybridFusion,
-    /// The `k` of reciprocal rank fusion. Qdrant scores the chunk at (1-based) rank `r` of a
-    /// half as `1 / (r / weight + k - 1)`, summed over the halves: with weight 1 that is the
-    /// classic `1 / (k + r - 1)`.
-    pub rrf_k: usize,
-    /// RRF weight of the dense half: it divides the half's ranks (weight 2 makes its 4th
-    /// chunk count like its 2nd), so it matters most with a small `k`.
-    pub dense_weight: f32,
-    /// RRF weight of the BM25 half.
-    pub bm25_weight: f32,
+    pub fusion: FusionConfig,
 }
 
 impl Default for EdgeStoreConfig {
     fn default() -> Self {
+        Self::new(384)
+    }
+}
+
+impl EdgeStoreConfig {
+    pub fn new(dense_dimension: usize) -> Self {
         Self {
-            dense_dimension: 384,
-            fusion: HybridFusion::Dbsf,
-            rrf_k: 60,
-            dense_weight: 1.0,
-            bm25_weight: 1.0,
+            dense_dimension,
+            fusion: FusionConfig::default(),
         }
     }
 }
@@ -187,11 +173,6 @@ impl EdgeStore {
     }
 }
 
-/// Payload fields every query or delete filters on. Without a keyword index on them the engine
-/// checks the filter by reading each candidate's payload: at 10k chunks that made a filtered dense
-/// search ~50 ms instead of a few.
-const KEYWORD_FIELDS: [&str; 3] = ["workspace", "locale", "article_id"];
-
 /// The path of one of our own payload fields (a plain name, which always parses).
 fn field_path(field: &'static str) -> JsonPath {
     field
@@ -238,10 +219,7 @@ fn workspace_filter(workspace: &WorkspaceId, locale: Option<&str>) -> Filter {
 }
 
 fn to_point(indexed: IndexedChunk) -> Result<PointStruct, StoreError> {
-    let payload = serde_json::to_value(&indexed.chunk).map_err(|e| StoreError::Operation {
-        operation: "upsert",
-        reason: format!("chunk {} could not be serialised: {e}", indexed.chunk.id),
-    })?;
+    let payload = serde_json::Value::Object(chunk_payload(&indexed.chunk)?);
     let sparse = Vector::from(
         SparseVector::new(indexed.sparse.indices, indexed.sparse.values).map_err(|e| {
             StoreError::Operation {
@@ -267,19 +245,9 @@ fn to_point(indexed: IndexedChunk) -> Result<PointStruct, StoreError> {
 /// The hit a stored point holds; `None` (logged, so a broken index is seen) when its payload is
 /// missing or is not a chunk this version can read.
 fn to_hit(point: ScoredPoint, dense_query: Option<&[f32]>) -> Option<SearchHit> {
-    let Some(payload) = point.payload else {
-        tracing::warn!(point = ?point.id, "stored point has no payload; skipped");
-        return None;
-    };
-    let chunk: Chunk = match serde_json::from_value(serde_json::Value::Object(payload.0)) {
-        Ok(chunk) => chunk,
-        Err(error) => {
-            tracing::warn!(point = ?point.id, %error, "stored point is not a readable chunk; skipped");
-            return None;
-        }
-    };
-    // Hybrid scores are rank-based (RRF); the cosine to the query tells how close the chunk
-    // really is, which is what answerability is judged on.
+    let chunk = payload_chunk(&point.id, point.payload.map(|payload| payload.0))?;
+    // Hybrid scores are fused; the cosine to the query tells how close the chunk really is,
+    // which is what answerability is judged on.
     let dense_score = match (dense_query, &point.vector) {
         (Some(query), Some(VectorStructInternal::Named(vectors))) => {
             match vectors.get(DENSE_VECTOR) {
@@ -297,15 +265,27 @@ fn to_hit(point: ScoredPoint, dense_query: Option<&[f32]>) -> Option<SearchHit> 
     })
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let denominator = norm(a) * norm(b);
-    if denominator == 0.0 {
-        0.0
-    } else {
-        dot / denominator
+/// A stored point back as the chunk and vectors it was written from.
+fn to_indexed(record: qdrant_edge::Record) -> Option<IndexedChunk> {
+    let chunk = payload_chunk(&record.id, record.payload.map(|payload| payload.0))?;
+    let mut dense = None;
+    let mut sparse = fathom_core::SparseVector::default();
+    if let Some(VectorStructInternal::Named(mut vectors)) = record.vector {
+        if let Some(VectorInternal::Dense(v)) = vectors.remove(DENSE_VECTOR) {
+            dense = Some(v);
+        }
+        if let Some(VectorInternal::Sparse(v)) = vectors.remove(BM25_VECTOR) {
+            sparse = fathom_core::SparseVector {
+                indices: v.indices,
+                values: v.values,
+            };
+        }
     }
+    Some(IndexedChunk {
+        chunk,
+        dense,
+        sparse,
+    })
 }
 
 fn nearest(vector: VectorInternal, using: &str) -> Option<ScoringQuery> {
@@ -322,14 +302,7 @@ impl VectorStore for EdgeStore {
             return Ok(());
         }
         for point in &points {
-            if let Some(dense) = &point.dense {
-                if dense.len() != self.config.dense_dimension {
-                    return Err(StoreError::DimensionMismatch {
-                        expected: self.config.dense_dimension,
-                        actual: dense.len(),
-                    });
-                }
-            }
+            check_dimension(self.config.dense_dimension, point.dense.as_deref())?;
         }
         let points = points
             .into_iter()
@@ -410,16 +383,10 @@ impl VectorStore for EdgeStore {
         let filter = workspace_filter(&query.workspace, query.locale.as_deref());
         let prefetch_limit = query.prefetch_limit.max(query.limit);
         let dense_query = query.dense.clone();
-        let dense = match query.dense {
-            Some(dense) if dense.len() != self.config.dense_dimension => {
-                return Err(StoreError::DimensionMismatch {
-                    expected: self.config.dense_dimension,
-                    actual: dense.len(),
-                })
-            }
-            Some(dense) => nearest(VectorInternal::from(dense), DENSE_VECTOR),
-            None => None,
-        };
+        check_dimension(self.config.dense_dimension, query.dense.as_deref())?;
+        let dense = query
+            .dense
+            .and_then(|dense| nearest(VectorInternal::from(dense), DENSE_VECTOR));
         let with_vector = if dense.is_some() {
             WithVector::Selector(vec![DENSE_VECTOR.to_string()])
         } else {
@@ -449,12 +416,12 @@ impl VectorStore for EdgeStore {
                 };
                 QueryRequest {
                     prefetches: vec![prefetch(dense), prefetch(sparse)],
-                    query: Some(ScoringQuery::Fusion(match self.config.fusion {
+                    query: Some(ScoringQuery::Fusion(match self.config.fusion.fusion {
                         HybridFusion::Rrf => Fusion::Rrf {
-                            k: self.config.rrf_k,
+                            k: self.config.fusion.rrf_k,
                             weights: Some(vec![
-                                OrderedFloat(self.config.dense_weight),
-                                OrderedFloat(self.config.bm25_weight),
+                                OrderedFloat(self.config.fusion.dense_weight),
+                                OrderedFloat(self.config.fusion.bm25_weight),
                             ]),
                         },
                         HybridFusion::Dbsf => Fusion::Dbsf,
@@ -491,11 +458,56 @@ impl VectorStore for EdgeStore {
             .collect())
     }
 
+    async fn scroll(
+        &self,
+        workspace: &WorkspaceId,
+        from: Option<ChunkId>,
+        limit: usize,
+    ) -> Result<PointPage, StoreError> {
+        let filter = workspace_filter(workspace, None);
+        let (records, next) = self
+            .blocking("scroll", move |shard| {
+                shard.scroll(ScrollRequest {
+                    offset: from.map(|id| PointId::Uuid(id.0)),
+                    limit: Some(limit.max(1)),
+                    filter: Some(filter),
+                    with_payload: Some(WithPayloadInterface::Bool(true)),
+                    with_vector: WithVector::Bool(true),
+                    order_by: None,
+                })
+            })
+            .await?;
+        Ok(PointPage {
+            points: records.into_iter().filter_map(to_indexed).collect(),
+            next: match next {
+                Some(PointId::Uuid(uuid)) => Some(ChunkId(uuid)),
+                _ => None,
+            },
+        })
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         self.blocking_write("flush", |shard| {
             shard.flush();
             Ok(())
         })
         .await
+    }
+
+    /// The shard is in this process: it answers if it can count (no disk I/O beyond memory
+    /// maps).
+    async fn health(&self) -> Result<(), StoreError> {
+        self.blocking("health", |shard| {
+            shard.count(qdrant_edge::CountRequest {
+                filter: None,
+                exact: false,
+            })
+        })
+        .await
+        .map(|_| ())
+    }
+
+    fn describe(&self) -> String {
+        format!("qdrant-edge index in {}", self.path.display())
     }
 }

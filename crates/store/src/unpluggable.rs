@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use fathom_core::{
-    ArticleId, HybridQuery, IndexedChunk, SearchHit, StoreError, VectorStore, WorkspaceId,
+    ArticleId, ChunkId, HybridQuery, IndexedChunk, PointPage, SearchHit, StoreError, VectorStore,
+    WorkspaceId,
 };
 
 #[derive(Debug)]
@@ -76,8 +77,27 @@ impl VectorStore for Unpluggable {
         self.inner.query(query).await
     }
 
+    async fn scroll(
+        &self,
+        workspace: &WorkspaceId,
+        from: Option<ChunkId>,
+        limit: usize,
+    ) -> Result<PointPage, StoreError> {
+        self.reachable("scroll")?;
+        self.inner.scroll(workspace, from, limit).await
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         self.reachable("flush")?;
         self.inner.flush().await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.reachable("health")?;
+        self.inner.health().await
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
     }
 }

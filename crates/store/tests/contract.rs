@@ -1,10 +1,16 @@
-//! The `VectorStore` contract, run against every backend available on this machine.
-//! Today that is qdrant-edge (embedded); a Qdrant server backend joins `backends()` when it exists.
+//! The `VectorStore` contract, run against every backend available on this machine:
+//! qdrant-edge (embedded) always, and a real Qdrant server when `QDRANT_URL` names one (its gRPC
+//! endpoint, e.g. `http://127.0.0.1:6334`; see DEVELOPERS.md). Without it the server's half
+//! prints "skipped". Each test gets its own collection on the server, deleted afterwards.
 
+mod common;
+
+use common::{qdrant_url, TestCollection};
 use fathom_core::{
-    ArticleId, Chunk, ChunkId, HybridQuery, IndexedChunk, SparseVector, VectorStore, WorkspaceId,
+    ArticleId, Chunk, ChunkId, HybridQuery, IndexFingerprint, IndexedChunk, SparseVector,
+    StoreError, VectorStore, WorkspaceId,
 };
-use fathom_store::{EdgeStore, EdgeStoreConfig, HybridFusion};
+use fathom_store::{EdgeStore, EdgeStoreConfig, FusionConfig, HybridFusion, QdrantStore};
 use tempfile::TempDir;
 
 const DIM: usize = 4;
@@ -12,11 +18,34 @@ const DIM: usize = 4;
 struct Backend {
     name: &'static str,
     store: Box<dyn VectorStore>,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
+    _collection: Option<TestCollection>,
+}
+
+fn fingerprint(dimension: usize) -> IndexFingerprint {
+    IndexFingerprint {
+        dense_model: Some("test-model".into()),
+        dense_dimension: dimension,
+        text_analysis: "bm25 test".into(),
+    }
 }
 
 fn open_edge(dir: &std::path::Path) -> EdgeStore {
     open_edge_weighted(dir, 1.0, 1.0)
+}
+
+fn fusion(dense_weight: f32, bm25_weight: f32) -> FusionConfig {
+    FusionConfig {
+        // Weights only mean something to RRF; the other tests run the default fusion.
+        fusion: if (dense_weight, bm25_weight) == (1.0, 1.0) {
+            HybridFusion::default()
+        } else {
+            HybridFusion::Rrf
+        },
+        dense_weight,
+        bm25_weight,
+        ..Default::default()
+    }
 }
 
 fn open_edge_weighted(dir: &std::path::Path, dense_weight: f32, bm25_weight: f32) -> EdgeStore {
@@ -24,33 +53,43 @@ fn open_edge_weighted(dir: &std::path::Path, dense_weight: f32, bm25_weight: f32
         dir,
         EdgeStoreConfig {
             dense_dimension: DIM,
-            // Weights only mean something to RRF; the other tests run the default fusion.
-            fusion: if (dense_weight, bm25_weight) == (1.0, 1.0) {
-                HybridFusion::default()
-            } else {
-                HybridFusion::Rrf
-            },
-            dense_weight,
-            bm25_weight,
-            ..Default::default()
+            fusion: fusion(dense_weight, bm25_weight),
         },
     )
     .expect("edge store opens")
 }
 
-fn backends() -> Vec<Backend> {
-    weighted_backends(1.0, 1.0)
+async fn backends() -> Vec<Backend> {
+    weighted_backends(1.0, 1.0).await
 }
 
 /// Every backend, with these hybrid fusion weights.
-fn weighted_backends(dense_weight: f32, bm25_weight: f32) -> Vec<Backend> {
+async fn weighted_backends(dense_weight: f32, bm25_weight: f32) -> Vec<Backend> {
     let dir = TempDir::new().expect("temp dir");
     let store = open_edge_weighted(dir.path(), dense_weight, bm25_weight);
-    vec![Backend {
+    let mut backends = vec![Backend {
         name: "qdrant-edge",
         store: Box::new(store),
-        _dir: dir,
-    }]
+        _dir: Some(dir),
+        _collection: None,
+    }];
+    if let Some(url) = qdrant_url("vector store contract") {
+        let collection = TestCollection::new(&url, "contract");
+        let store = QdrantStore::open(
+            &collection.config(),
+            &fingerprint(DIM),
+            fusion(dense_weight, bm25_weight),
+        )
+        .await
+        .expect("the Qdrant server at QDRANT_URL opens a collection");
+        backends.push(Backend {
+            name: "qdrant-server",
+            store: Box::new(store),
+            _dir: None,
+            _collection: Some(collection),
+        });
+    }
+    backends
 }
 
 fn ws(name: &str) -> WorkspaceId {
@@ -129,7 +168,7 @@ fn article_ids(hits: &[fathom_core::SearchHit]) -> Vec<&str> {
 
 #[tokio::test]
 async fn dense_query_ranks_the_nearest_chunk_first() {
-    for backend in backends() {
+    for backend in backends().await {
         seed(&*backend.store).await;
         let hits = backend
             .store
@@ -142,7 +181,7 @@ async fn dense_query_ranks_the_nearest_chunk_first() {
 
 #[tokio::test]
 async fn bm25_query_finds_chunks_sharing_terms_and_only_those() {
-    for backend in backends() {
+    for backend in backends().await {
         seed(&*backend.store).await;
         let hits = backend
             .store
@@ -156,7 +195,7 @@ async fn bm25_query_finds_chunks_sharing_terms_and_only_those() {
 
 #[tokio::test]
 async fn hybrid_query_fuses_both_halves() {
-    for backend in backends() {
+    for backend in backends().await {
         seed(&*backend.store).await;
         // Dense points at passwords, BM25 at invoices: both must come back, fused.
         let hits = backend
@@ -201,7 +240,7 @@ async fn hybrid_weights_favour_the_named_half() {
     for (dense_weight, bm25_weight, expected_first) in
         [(3.0, 1.0, "passwords"), (1.0, 3.0, "invoices")]
     {
-        for backend in weighted_backends(dense_weight, bm25_weight) {
+        for backend in weighted_backends(dense_weight, bm25_weight).await {
             seed(&*backend.store).await;
             let mut one_each = query("acme", Some(2), Some(&[4, 5]));
             one_each.limit = 1;
@@ -220,7 +259,7 @@ async fn hybrid_weights_favour_the_named_half() {
 
 #[tokio::test]
 async fn queries_never_cross_workspaces() {
-    for backend in backends() {
+    for backend in backends().await {
         seed(&*backend.store).await;
         let hits = backend
             .store
@@ -247,7 +286,7 @@ async fn queries_never_cross_workspaces() {
 
 #[tokio::test]
 async fn locale_filter_keeps_only_that_locale() {
-    for backend in backends() {
+    for backend in backends().await {
         seed(&*backend.store).await;
         let mut q = query("acme", Some(2), Some(&[6]));
         q.locale = Some("fr".into());
@@ -258,7 +297,7 @@ async fn locale_filter_keeps_only_that_locale() {
 
 #[tokio::test]
 async fn upserting_the_same_chunk_id_overwrites_it() {
-    for backend in backends() {
+    for backend in backends().await {
         seed(&*backend.store).await;
         let mut changed = point("acme", "invoices", 0, 1, &[9]);
         changed.chunk.text = "new text".into();
@@ -280,7 +319,7 @@ async fn upserting_the_same_chunk_id_overwrites_it() {
 
 #[tokio::test]
 async fn deleting_articles_removes_all_their_chunks_in_that_workspace_only() {
-    for backend in backends() {
+    for backend in backends().await {
         seed(&*backend.store).await;
         let refunds = ArticleId::parse("refunds").unwrap();
         backend
@@ -306,7 +345,7 @@ async fn deleting_articles_removes_all_their_chunks_in_that_workspace_only() {
 
 #[tokio::test]
 async fn a_query_with_no_usable_vector_returns_nothing() {
-    for backend in backends() {
+    for backend in backends().await {
         seed(&*backend.store).await;
         let hits = backend
             .store
@@ -319,7 +358,7 @@ async fn a_query_with_no_usable_vector_returns_nothing() {
 
 #[tokio::test]
 async fn a_dense_vector_of_the_wrong_dimension_is_rejected() {
-    for backend in backends() {
+    for backend in backends().await {
         let mut bad = point("acme", "x", 0, 0, &[1]);
         bad.dense = Some(vec![1.0; DIM + 1]);
         let err = backend.store.upsert(vec![bad]).await.unwrap_err();
@@ -328,6 +367,45 @@ async fn a_dense_vector_of_the_wrong_dimension_is_rejected() {
             "{}: {err}",
             backend.name
         );
+    }
+}
+
+#[tokio::test]
+async fn scrolling_a_workspace_returns_every_point_with_its_vectors_once() {
+    for backend in backends().await {
+        seed(&*backend.store).await;
+        let mut seen = Vec::new();
+        let mut from = None;
+        loop {
+            let page = backend.store.scroll(&ws("acme"), from, 2).await.unwrap();
+            assert!(page.points.len() <= 2, "{}", backend.name);
+            seen.extend(page.points);
+            match page.next {
+                Some(next) => from = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 5, "{}", backend.name);
+        let mut ids: Vec<_> = seen.iter().map(|p| p.chunk.id).collect();
+        ids.sort_by_key(|id| id.0);
+        ids.dedup();
+        assert_eq!(ids.len(), 5, "{}: no point twice", backend.name);
+        let invoices = seen
+            .iter()
+            .find(|p| p.chunk.article_id.as_str() == "invoices")
+            .unwrap();
+        let dense = invoices.dense.as_ref().expect("dense vector comes back");
+        assert!((dense[1] - 1.0).abs() < 1e-3, "{}: {dense:?}", backend.name);
+        assert_eq!(invoices.sparse.indices, vec![4, 5], "{}", backend.name);
+        assert!(seen.iter().all(|p| p.chunk.workspace.as_str() == "acme"));
+    }
+}
+
+#[tokio::test]
+async fn the_health_check_passes_on_a_working_store() {
+    for backend in backends().await {
+        backend.store.health().await.unwrap_or_else(|e| panic!("{}: {e}", backend.name));
+        assert!(!backend.store.describe().is_empty());
     }
 }
 
@@ -386,4 +464,51 @@ async fn edge_store_held_by_another_handle_is_reported_in_use() {
     );
     drop(held);
     open_edge(dir.path());
+}
+
+#[tokio::test]
+async fn qdrant_server_refuses_a_collection_built_with_another_fingerprint() {
+    let Some(url) = qdrant_url("fingerprint check") else {
+        return;
+    };
+    let collection = TestCollection::new(&url, "fingerprint");
+    let config = collection.config();
+    drop(
+        QdrantStore::open(&config, &fingerprint(DIM), FusionConfig::default())
+            .await
+            .unwrap(),
+    );
+    // Reopening with the same fingerprint works.
+    QdrantStore::open(&config, &fingerprint(DIM), FusionConfig::default())
+        .await
+        .unwrap();
+    let other = IndexFingerprint {
+        text_analysis: "bm25 another language".into(),
+        ..fingerprint(DIM)
+    };
+    let err = QdrantStore::open(&config, &other, FusionConfig::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::FingerprintMismatch { .. }),
+        "{err}"
+    );
+    assert_eq!(err.code(), "index_fingerprint_mismatch");
+    let message = err.to_string();
+    assert!(message.contains("bm25 test") && message.contains("bm25 another language"), "{message}");
+}
+
+#[tokio::test]
+async fn qdrant_server_unreachable_is_a_clear_unavailable_error_after_retries() {
+    // Nothing listens on port 9 (discard) on loopback: every attempt is refused.
+    let mut config = fathom_store::QdrantConfig::new("http://127.0.0.1:9");
+    config.timeout = std::time::Duration::from_secs(1);
+    config.retries = 2;
+    let started = std::time::Instant::now();
+    let err = QdrantStore::open(&config, &fingerprint(DIM), FusionConfig::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "vector_store_unavailable", "{err}");
+    assert!(err.to_string().contains("3 attempts"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }

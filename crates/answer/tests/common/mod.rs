@@ -11,7 +11,7 @@ use fathom_core::{
 use fathom_embed::Bm25Embedder;
 use fathom_ingest::sync::{sync_folder, SyncBackends, SyncOptions};
 use fathom_retrieve::{Retriever, RetrieverConfig};
-use fathom_store::{EdgeStore, EdgeStoreConfig};
+use fathom_store::{EdgeStore, EdgeStoreConfig, FileSyncState};
 use tempfile::TempDir;
 
 pub struct Fixture {
@@ -37,16 +37,11 @@ pub async fn fixture(articles: &[(&str, &str)]) -> Fixture {
     let workspace = WorkspaceId::parse("acme").unwrap();
     let backends = SyncBackends {
         store: store.clone(),
+        state: Arc::new(FileSyncState::new(dir.path().join("workspaces"))),
         dense: None,
         sparse: sparse.clone(),
     };
-    let options = SyncOptions {
-        workspace: workspace.clone(),
-        chunker: Default::default(),
-        limits: Default::default(),
-        batch_size: 64,
-        manifest_path: dir.path().join("manifest.json"),
-    };
+    let options = SyncOptions::new(workspace.clone());
     let report = sync_folder(&source, &backends, &options, &|_| {})
         .await
         .unwrap();

@@ -17,13 +17,13 @@ use fathom_core::{EmbedError, Embedder, RetrievalMode, SparseEmbedder, VectorSto
 use fathom_evals::retrieval::percentile;
 use fathom_ingest::sync::{sync_folder, SyncBackends, SyncEvent, SyncOptions};
 use fathom_retrieve::{Retriever, RetrieverConfig, SearchRequest};
-use fathom_store::{EdgeStore, EdgeStoreConfig};
+use fathom_store::{EdgeStore, EdgeStoreConfig, FileSyncState};
 
 use crate::backends::Backends;
 
 mod load;
 use crate::output::{print_json, progress_bar};
-use crate::settings::{EmbedderKind, Settings};
+use crate::settings::{EmbedderKind, Settings, VectorStoreKind};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -344,22 +344,18 @@ fn bm25() -> anyhow::Result<Arc<dyn SparseEmbedder>> {
 }
 
 fn open_store(dir: &Path, dimension: usize) -> anyhow::Result<Arc<EdgeStore>> {
-    Ok(Arc::new(EdgeStore::open(
-        dir,
-        EdgeStoreConfig {
-            dense_dimension: dimension,
-            ..Default::default()
-        },
-    )?))
+    Ok(Arc::new(EdgeStore::open(dir, EdgeStoreConfig::new(dimension))?))
 }
 
-fn options(workspace: &WorkspaceId, data: &Path) -> SyncOptions {
+/// Sync state files of a bench index whose data folder is `data`.
+fn file_state(data: &Path) -> Arc<FileSyncState> {
+    Arc::new(FileSyncState::new(data.join("workspaces")))
+}
+
+fn options(workspace: &WorkspaceId) -> SyncOptions {
     SyncOptions {
-        workspace: workspace.clone(),
-        chunker: Default::default(),
-        limits: Default::default(),
         batch_size: 256,
-        manifest_path: data.join("manifest.json"),
+        ..SyncOptions::new(workspace.clone())
     }
 }
 
@@ -397,10 +393,11 @@ async fn resync(
     let store = open_store(&tmp.path().join("qdrant"), 384)?;
     let backends = SyncBackends {
         store: store.clone(),
+        state: file_state(tmp.path()),
         dense: None,
         sparse: bm25()?,
     };
-    let options = options(&workspace, tmp.path());
+    let options = options(&workspace);
     let (first, _) = timed_sync(&corpus, &backends, &options, "initial", quiet).await?;
     let mut timings = Vec::new();
     for _ in 0..5 {
@@ -434,6 +431,7 @@ async fn ingest(
     let bm25_data = tmp.path().join("bm25");
     let backends = SyncBackends {
         store: open_store(&bm25_data.join("qdrant"), 384)?,
+        state: file_state(&bm25_data),
         dense: None,
         sparse: bm25()?,
     };
@@ -442,7 +440,7 @@ async fn ingest(
     let (report, seconds) = timed_sync(
         &small,
         &backends,
-        &options(&workspace, &bm25_data),
+        &options(&workspace),
         "bm25",
         quiet,
     )
@@ -456,6 +454,8 @@ async fn ingest(
     if settings.embedder != EmbedderKind::None {
         let full = Backends::open(&Settings {
             data_dir: tmp.path().join("dense"),
+            // A scratch index, whatever --vector-store says.
+            vector_store: VectorStoreKind::Edge,
             ..settings.clone()
         })
         .await?;
@@ -468,7 +468,7 @@ async fn ingest(
         let (report, seconds) = timed_sync(
             &dense_corpus,
             &full.sync,
-            &options(&workspace, &tmp.path().join("dense")),
+            &options(&workspace),
             "dense",
             quiet,
         )
@@ -491,6 +491,8 @@ async fn query(
     let tmp = tempfile::tempdir()?;
     let real = Backends::open(&Settings {
         data_dir: tmp.path().join("unused"),
+        // A scratch index, whatever --vector-store says.
+        vector_store: VectorStoreKind::Edge,
         ..settings.clone()
     })
     .await?;
@@ -498,6 +500,7 @@ async fn query(
     let store = open_store(&tmp.path().join("qdrant"), dimension)?;
     let backends = SyncBackends {
         store: store.clone(),
+        state: file_state(tmp.path()),
         dense: Some(Arc::new(SyntheticEmbedder { dimension })),
         sparse: bm25()?,
     };
@@ -509,7 +512,7 @@ async fn query(
     let (report, _) = timed_sync(
         &corpus,
         &backends,
-        &options(&workspace, tmp.path()),
+        &options(&workspace),
         "building",
         quiet,
     )
@@ -611,13 +614,14 @@ async fn memory(
     let before = peak_rss_kib();
     let backends = SyncBackends {
         store: open_store(&tmp.path().join("qdrant"), 384)?,
+        state: file_state(tmp.path()),
         dense: Some(Arc::new(SyntheticEmbedder { dimension: 384 })),
         sparse: bm25()?,
     };
     let (report, seconds) = timed_sync(
         &corpus,
         &backends,
-        &options(&workspace, tmp.path()),
+        &options(&workspace),
         "ingesting",
         quiet,
     )

@@ -115,7 +115,7 @@ pub(crate) async fn open_and_sync(
     let workspace = WorkspaceId::parse(&format!("eval-{}", slug(&set.name)))?;
     let backends = Backends::open(settings).await?;
     let bar = progress_bar(0, "indexing", quiet);
-    let options = backends.sync_options(settings, &workspace);
+    let options = backends.sync_options(&workspace, "fathom eval");
     let on_event = |event| match event {
         fathom_ingest::sync::SyncEvent::Planned { chunks, .. } => bar.set_length(chunks as u64),
         fathom_ingest::sync::SyncEvent::Indexed { chunks } => bar.set_position(chunks as u64),

@@ -56,7 +56,7 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
                 SyncEvent::Indexed { chunks } => bar.set_position(chunks as u64),
             };
             let report =
-                execute(&backends, settings, &args.workspace, &args.dir, &on_event).await?;
+                execute(&backends, &args.workspace, &args.dir, &on_event).await?;
             bar.finish_and_clear();
             report
         }
@@ -72,15 +72,15 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-/// The sync itself, wherever it runs (`settings` are that process's: its data dir).
+/// The sync itself, wherever it runs (in this process, or in the server it goes through). It
+/// holds the workspace's sync lease while it runs.
 pub async fn execute(
     backends: &Backends,
-    settings: &Settings,
     workspace: &WorkspaceId,
     dir: &Path,
     on_event: &(dyn Fn(SyncEvent) + Send + Sync),
 ) -> anyhow::Result<SyncReport> {
-    let options = backends.sync_options(settings, workspace);
+    let options = backends.sync_options(workspace, "fathom ingest");
     sync_folder(dir, &backends.sync, &options, on_event)
         .await
         .with_context(|| format!("ingesting {}", dir.display()))

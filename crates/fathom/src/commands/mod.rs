@@ -5,6 +5,7 @@ pub mod calibrate;
 pub mod eval;
 pub mod ingest;
 pub mod migrate_store;
+pub mod migrate_index;
 pub mod search;
 pub mod serve;
 pub mod status;

@@ -132,7 +132,6 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCod
             stores,
             knowledge: Some(Knowledge {
                 backends: backends.sync.clone(),
-                data_dir: settings.data_dir.clone(),
             }),
         },
     )
@@ -141,13 +140,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCod
     // The CLI beside this server goes through it (the index admits one process): its API, and
     // where to find it.
     let token = record::new_token();
-    let local = LocalApi::new(
-        Arc::clone(&backends),
-        engine,
-        settings.clone(),
-        &token,
-        application.state().clone(),
-    );
+    let local = LocalApi::new(Arc::clone(&backends), engine, settings.clone(), &token);
     let application = application.merge_routes(local.router());
     let started_at_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -5,8 +5,9 @@
 //!
 //! - `GET /v1/local/server`: who this is (pid, version, data dir); the CLI's check;
 //! - `POST /v1/local/search`, `/ask`, `/status`: as `fathom search`, `ask`, `status`;
-//! - `POST /v1/local/ingest`: `fathom ingest` of a folder on this machine, one sync at a time
-//!   (shared with the admin API's knowledge sync); the changes are searchable when it returns.
+//! - `POST /v1/local/ingest`: `fathom ingest` of a folder on this machine; the changes are
+//!   searchable when it returns. It holds the workspace's sync lease like every other sync (the
+//!   admin API's, another gateway's): a sync already running is a 409 `sync_in_progress`.
 //!
 //! Errors are `{"code", "message"}` like the rest of the gateway, with the command's own
 //! message: the caller is the operator.
@@ -22,7 +23,7 @@ use fathom_core::WorkspaceId;
 use fathom_gateway::error::{json_response, ApiError};
 use fathom_gateway::json::StrictJson;
 use fathom_gateway::routes::customer::bearer;
-use fathom_gateway::AppState;
+use fathom_ingest::sync::SyncError;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
@@ -44,8 +45,6 @@ struct Inner {
     settings: Settings,
     /// blake3 of the token: compared in constant time, never as a plain string.
     token: blake3::Hash,
-    /// The gateway's state, for its one-sync-at-a-time lock.
-    gateway: AppState,
 }
 
 impl LocalApi {
@@ -54,14 +53,12 @@ impl LocalApi {
         engine: Arc<AnswerEngine>,
         settings: Settings,
         token: &str,
-        gateway: AppState,
     ) -> Self {
         Self(Arc::new(Inner {
             backends,
             engine,
             settings,
             token: blake3::hash(token.as_bytes()),
-            gateway,
         }))
     }
 
@@ -153,7 +150,7 @@ async fn status(
     StrictJson(query): StrictJson<StatusQuery>,
 ) -> Result<Response, ApiError> {
     api.authorize(&headers)?;
-    let output = status::execute(&api.0.backends, &api.0.settings, &query.workspace)
+    let output = status::execute(&api.0.backends, &query.workspace)
         .await
         .map_err(|e| failed("status_failed", &e))?;
     Ok(json_response(StatusCode::OK, &output))
@@ -174,16 +171,20 @@ async fn ingest(
             ),
         ));
     }
-    let _one_at_a_time = api.0.gateway.sync_lock.lock().await;
     let report = ingest::execute(
         &api.0.backends,
-        &api.0.settings,
         &request.workspace,
         &request.dir,
         &|_| {},
     )
     .await
-    .map_err(|e| failed("ingest_failed", &e))?;
+    .map_err(|e| {
+        // Another run holding the workspace's lease, or an index that does not answer, is
+        // said as the admin API says it (409, 503), not as a failure of this command.
+        e.downcast_ref::<SyncError>()
+            .and_then(ApiError::for_sync)
+            .unwrap_or_else(|| failed("ingest_failed", &e))
+    })?;
     tracing::info!(
         workspace = %request.workspace,
         folder = %request.dir.display(),

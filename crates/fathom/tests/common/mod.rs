@@ -402,3 +402,55 @@ pub fn spawn_receiver(listener: TcpListener) -> Arc<Mutex<Received>> {
     });
     received
 }
+
+/// `QDRANT_URL` (a Qdrant server's gRPC endpoint), or `None` after printing that `what` was
+/// skipped. See DEVELOPERS.md for getting a server to test against.
+pub fn qdrant_url(what: &str) -> Option<String> {
+    match std::env::var("QDRANT_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: {what} on a Qdrant server (set QDRANT_URL to run it; see DEVELOPERS.md)");
+            None
+        }
+    }
+}
+
+/// A uniquely named collection (and its `_sync` companion), deleted from the server on drop.
+pub struct TestCollection {
+    url: String,
+    pub name: String,
+}
+
+impl TestCollection {
+    pub fn new(url: &str, purpose: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        Self {
+            url: url.to_string(),
+            name: format!("test_{purpose}_{}_{nanos}", std::process::id()),
+        }
+    }
+}
+
+impl Drop for TestCollection {
+    fn drop(&mut self) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let Ok(client) = qdrant_client::Qdrant::from_url(&self.url)
+                .api_key(std::env::var("QDRANT_API_KEY").ok())
+                .skip_compatibility_check()
+                .build()
+            else {
+                return;
+            };
+            for name in [self.name.clone(), format!("{}_sync", self.name)] {
+                let _ = client.delete_collection(name).await;
+            }
+        });
+    }
+}

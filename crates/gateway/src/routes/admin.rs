@@ -183,7 +183,8 @@ pub async fn outbox(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "the sync report: added, updated, deleted, failed", body = Object),
-        (status = 409, body = crate::error::ErrorBody, description = "knowledge_not_configured"),
+        (status = 409, body = crate::error::ErrorBody, description = "knowledge_not_configured, or sync_in_progress (another sync of this workspace, on any gateway or CLI, holds its lease)"),
+        (status = 503, body = crate::error::ErrorBody, description = "vector_store_unavailable or sync_state_unavailable"),
     )
 )]
 pub async fn sync_knowledge(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
@@ -198,21 +199,16 @@ pub async fn sync_knowledge(State(state): State<AppState>, headers: HeaderMap) -
             "this workspace has no knowledge_dir, or the server has no vector store for syncs",
         ));
     };
-    let _one_at_a_time = state.sync_lock.lock().await;
+    // The sync holds the workspace's lease in the sync state store (beside the index), so a
+    // sync already running here, on another gateway or from the CLI is a 409, not a collision.
+    // All its file I/O runs on the blocking pool.
     let options = SyncOptions {
-        workspace: workspace.clone(),
-        chunker: Default::default(),
-        limits: Default::default(),
-        batch_size: 64,
-        manifest_path: knowledge
-            .data_dir
-            .join("workspaces")
-            .join(workspace.as_str())
-            .join("manifest.json"),
+        holder: fathom_ingest::lease_holder("fathom serve (admin knowledge sync)"),
+        ..SyncOptions::new(workspace.clone())
     };
     let report = sync_folder(&folder, &knowledge.backends, &options, &|_| {})
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::from)?;
     tracing::info!(
         workspace = %workspace,
         added = report.added.len(),

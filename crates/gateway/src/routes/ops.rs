@@ -13,8 +13,8 @@ pub async fn healthz() -> Response {
     json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))
 }
 
-/// The process can serve: the conversation store answers, and so does retrieval (checked again
-/// while the last search failed).
+/// The process can serve: the conversation store and the vector store answer, and so does
+/// retrieval (checked again while the last search failed).
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses(
     (status = 200, description = "ready"),
     (status = 503, body = crate::error::ErrorBody, description = "not_ready"),
@@ -27,6 +27,16 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult {
             "not_ready",
             "the conversation store is unavailable",
         ));
+    }
+    if let Some(knowledge) = &state.knowledge {
+        if let Err(error) = knowledge.backends.store.health().await {
+            tracing::warn!(%error, code = error.code(), "not ready: vector store unavailable");
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the vector store is unavailable",
+            ));
+        }
     }
     if let Err(error) = state.engine.check_retrieval().await {
         tracing::warn!(%error, "not ready: retrieval unavailable");

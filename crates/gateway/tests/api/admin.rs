@@ -92,3 +92,45 @@ async fn a_knowledge_sync_ingests_the_workspaces_folder_and_is_refused_without_o
         "knowledge_not_configured"
     );
 }
+
+#[tokio::test]
+async fn a_knowledge_sync_is_refused_while_another_run_holds_the_workspaces_lease() {
+    let app = spawn_app(Options::default()).await;
+    let acme = fathom_core::WorkspaceId::parse("acme").unwrap();
+    let state = &app.knowledge.sync.state;
+    // Another sync of acme, e.g. `fathom ingest` on another machine, holds the lease.
+    let lease = state
+        .acquire(
+            &acme,
+            "fathom ingest (pid 7 on web-2)",
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+
+    let response = app
+        .client
+        .post(app.url("/v1/admin/knowledge/sync"))
+        .bearer_auth(ACME_ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "sync_in_progress", "{body:#}");
+    assert!(
+        body["message"].as_str().unwrap().contains("pid 7 on web-2"),
+        "{body:#}"
+    );
+
+    state.release(&lease).await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/v1/admin/knowledge/sync"))
+        .bearer_auth(ACME_ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -25,7 +25,7 @@ use fathom_gateway::{
 };
 use fathom_ingest::sync::{sync_folder, SyncBackends, SyncOptions};
 use fathom_retrieve::{Retriever, RetrieverConfig};
-use fathom_store::{EdgeStore, EdgeStoreConfig};
+use fathom_store::{EdgeStore, EdgeStoreConfig, FileSyncState};
 use http::StatusCode;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
@@ -85,21 +85,12 @@ pub async fn knowledge(dir: &TempDir) -> Fixture {
     let sparse: Arc<dyn SparseEmbedder> = Arc::new(Bm25Embedder::default());
     let sync = SyncBackends {
         store: store.clone(),
+        state: Arc::new(FileSyncState::new(dir.path().join("workspaces"))),
         dense: None,
         sparse: sparse.clone(),
     };
     for workspace in ["acme", "globex"] {
-        let options = SyncOptions {
-            workspace: WorkspaceId::parse(workspace).unwrap(),
-            chunker: Default::default(),
-            limits: Default::default(),
-            batch_size: 64,
-            manifest_path: dir
-                .path()
-                .join("workspaces")
-                .join(workspace)
-                .join("manifest.json"),
-        };
+        let options = SyncOptions::new(WorkspaceId::parse(workspace).unwrap());
         let report = sync_folder(&source, &sync, &options, &|_| {})
             .await
             .unwrap();
@@ -444,7 +435,6 @@ pub async fn start(
             stores: stores.clone(),
             knowledge: Some(Knowledge {
                 backends: knowledge.sync.clone(),
-                data_dir: dir.path().to_path_buf(),
             }),
         },
     )

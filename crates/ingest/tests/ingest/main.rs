@@ -2,6 +2,7 @@
 
 mod chunking;
 mod chunking_properties;
+mod copy_index;
 mod helpers;
 mod source_errors;
 mod sources_help_center;

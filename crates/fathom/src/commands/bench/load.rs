@@ -18,7 +18,7 @@ use fathom_conversations::{SqliteStore, Stores};
 use fathom_gateway::{Application, Dependencies, GatewayConfig, RateLimits, WorkspaceConfig};
 use serde_json::{json, Value};
 
-use crate::settings::Settings;
+use crate::settings::{Settings, VectorStoreKind};
 
 /// One round of clients against a server.
 pub(super) struct Round {
@@ -329,6 +329,8 @@ pub(super) async fn embed(settings: &Settings, chunks: &Path) -> anyhow::Result<
     let tmp = tempfile::tempdir()?;
     let backends = crate::backends::Backends::open(&Settings {
         data_dir: tmp.path().to_path_buf(),
+        // A scratch index, whatever --vector-store says.
+        vector_store: VectorStoreKind::Edge,
         ..settings.clone()
     })
     .await?;
