@@ -422,7 +422,7 @@ fn qdrant_server_ingest_converges_like_the_embedded_index_and_refuses_a_concurre
     let collection = collection.name.as_str();
     let data = tmp.path().join("data");
 
-    let mut first = fathom_qdrant(&data, "minilm", &url, collection)
+    let first = fathom_qdrant(&data, "minilm", &url, collection)
         .arg("ingest")
         .arg(&source)
         .arg("--json")

@@ -2,6 +2,7 @@
 //! limiters, the live hub and a way to wake the outbox worker.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use fathom_answer::AnswerEngine;
@@ -20,15 +21,18 @@ use crate::live::LiveHub;
 
 /// Where `POST /v1/admin/knowledge/sync` writes: the vector store, its sync state store (the
 /// same manifests and leases `fathom ingest` uses) and the embedders. `/readyz` checks the
-/// vector store too.
+/// vector store too. `data_dir` is this gateway's own data folder (the console's eval reports),
+/// wherever the index lives.
 #[derive(Clone)]
 pub struct Knowledge {
     pub backends: SyncBackends,
+    pub data_dir: PathBuf,
 }
 
 impl std::fmt::Debug for Knowledge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Knowledge")
+            .field("data_dir", &self.data_dir)
             .field("index", &self.backends.store.describe())
             .field("sync_state", &self.backends.state.describe())
             .finish_non_exhaustive()

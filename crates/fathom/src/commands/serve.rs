@@ -132,6 +132,7 @@ pub async fn run(settings: &Settings, args: ServeArgs) -> anyhow::Result<ExitCod
             stores,
             knowledge: Some(Knowledge {
                 backends: backends.sync.clone(),
+                data_dir: settings.data_dir.clone(),
             }),
         },
     )

@@ -435,6 +435,7 @@ pub async fn start(
             stores: stores.clone(),
             knowledge: Some(Knowledge {
                 backends: knowledge.sync.clone(),
+                data_dir: dir.path().to_path_buf(),
             }),
         },
     )

@@ -166,6 +166,10 @@ impl Connection {
 /// connection reports), deadline exceeded (4), resource exhausted (8), aborted (10) and
 /// unavailable (14).
 const TRANSIENT_CODES: [i32; 6] = [1, 2, 4, 8, 10, 14];
+/// gRPC status `internal`.
+const INTERNAL: i32 = 13;
+/// How qdrant-client's channel pool words a connection it could not open.
+const CONNECT_FAILED: &str = "Failed to connect to";
 
 /// `Some(wait hint)` when the error may clear by itself.
 fn transient(error: &QdrantError) -> Option<Option<Duration>> {
@@ -174,6 +178,14 @@ fn transient(error: &QdrantError) -> Option<Option<Duration>> {
             retry_after_seconds,
             ..
         } => Some(Some(Duration::from_secs((*retry_after_seconds).clamp(1, 30)))),
+        // qdrant-client reports a connection it could not open as `internal` ("Failed to
+        // connect to …", its channel pool), not as `unavailable`.
+        QdrantError::ResponseError { status }
+            if status.code() as i32 == INTERNAL
+                && status.message().starts_with(CONNECT_FAILED) =>
+        {
+            Some(None)
+        }
         QdrantError::ResponseError { status } => {
             TRANSIENT_CODES.contains(&(status.code() as i32)).then_some(None)
         }
