@@ -215,7 +215,12 @@ async fn open_index(
             let config = settings.qdrant()?;
             let store = QdrantStore::open(&config, fingerprint, fusion(settings))
                 .await
-                .with_context(|| format!("opening the Qdrant collection {} at {}", config.collection, config.url))?;
+                .with_context(|| {
+                    format!(
+                        "opening the Qdrant collection {} at {}",
+                        config.collection, config.url
+                    )
+                })?;
             let state = QdrantSyncState::open(&config)
                 .await
                 .with_context(|| format!("opening the sync state in Qdrant at {}", config.url))?;

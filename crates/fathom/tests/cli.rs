@@ -387,7 +387,14 @@ fn every_command_has_help() {
 /// `fathom` against a Qdrant server, in collection `collection`.
 fn fathom_qdrant(data: &Path, embedder: &str, url: &str, collection: &str) -> Command {
     let mut cmd = fathom(data, embedder);
-    cmd.args(["--vector-store", "qdrant", "--qdrant-url", url, "--qdrant-collection", collection]);
+    cmd.args([
+        "--vector-store",
+        "qdrant",
+        "--qdrant-url",
+        url,
+        "--qdrant-collection",
+        collection,
+    ]);
     if let Some(key) = std::env::var_os("QDRANT_API_KEY") {
         cmd.env("FATHOM_QDRANT_API_KEY", key);
     }
@@ -433,20 +440,32 @@ fn qdrant_server_ingest_converges_like_the_embedded_index_and_refuses_a_concurre
     // Wait until the first run holds the workspace's lease (status reports it)…
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let status = run_json(fathom_qdrant(&data, "minilm", &url, collection).args(["status", "--json"]));
+        let status =
+            run_json(fathom_qdrant(&data, "minilm", &url, collection).args(["status", "--json"]));
         if status["sync_in_progress"].is_string() {
-            assert!(status["sync_in_progress"].as_str().unwrap().contains("fathom ingest"));
+            assert!(status["sync_in_progress"]
+                .as_str()
+                .unwrap()
+                .contains("fathom ingest"));
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the first ingest never took the lease");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first ingest never took the lease"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     // …then a second run, as from another machine, is refused and says by whom.
-    let second = fathom_qdrant(&tmp.path().join("other-machine"), "minilm", &url, collection)
-        .arg("ingest")
-        .arg(&source)
-        .output()
-        .unwrap();
+    let second = fathom_qdrant(
+        &tmp.path().join("other-machine"),
+        "minilm",
+        &url,
+        collection,
+    )
+    .arg("ingest")
+    .arg(&source)
+    .output()
+    .unwrap();
     assert!(!second.status.success());
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(
@@ -460,9 +479,15 @@ fn qdrant_server_ingest_converges_like_the_embedded_index_and_refuses_a_concurre
     assert_eq!(report["added"].as_array().unwrap().len(), 40, "{report}");
 
     // The server's index and manifest agree with the embedded index's for the same source.
-    let on_server = run_json(fathom_qdrant(&data, "minilm", &url, collection).args(["status", "--json"]));
+    let on_server =
+        run_json(fathom_qdrant(&data, "minilm", &url, collection).args(["status", "--json"]));
     let clean = tmp.path().join("clean");
-    run_json(fathom(&clean, "none").arg("ingest").arg(&source).arg("--json"));
+    run_json(
+        fathom(&clean, "none")
+            .arg("ingest")
+            .arg(&source)
+            .arg("--json"),
+    );
     let embedded = run_json(fathom(&clean, "none").args(["status", "--json"]));
     assert_eq!(on_server["indexed_articles"], embedded["indexed_articles"]);
     assert_eq!(on_server["indexed_chunks"], embedded["indexed_chunks"]);
@@ -472,10 +497,15 @@ fn qdrant_server_ingest_converges_like_the_embedded_index_and_refuses_a_concurre
 
     // Another machine (empty data dir) sees the same sync state: nothing left to do.
     let again = run_json(
-        fathom_qdrant(&tmp.path().join("other-machine"), "minilm", &url, collection)
-            .arg("ingest")
-            .arg(&source)
-            .arg("--json"),
+        fathom_qdrant(
+            &tmp.path().join("other-machine"),
+            "minilm",
+            &url,
+            collection,
+        )
+        .arg("ingest")
+        .arg(&source)
+        .arg("--json"),
     );
     assert_eq!(again["unchanged"], 40, "{again}");
     assert_eq!(again["chunks_written"], 0, "{again}");
@@ -487,7 +517,10 @@ fn qdrant_server_ingest_converges_like_the_embedded_index_and_refuses_a_concurre
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("was built with") && stderr.contains("--qdrant-collection"), "{stderr}");
+    assert!(
+        stderr.contains("was built with") && stderr.contains("--qdrant-collection"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -499,16 +532,26 @@ fn qdrant_server_migrate_index_copies_the_embedded_index_without_re_embedding() 
     let source = tmp.path().join("knowledge");
     copy_dir(&repo_root().join("knowledge"), &source);
     let data = tmp.path().join("data");
-    run_json(fathom(&data, "none").arg("ingest").arg(&source).arg("--json"));
+    run_json(
+        fathom(&data, "none")
+            .arg("ingest")
+            .arg(&source)
+            .arg("--json"),
+    );
     let collection = TestCollection::new(&url, "migrate");
     let collection = collection.name.as_str();
 
-    let reports = run_json(
-        fathom_qdrant(&data, "none", &url, collection)
-            .args(["migrate-index", "--json", "--page-size", "7"]),
-    );
+    let reports = run_json(fathom_qdrant(&data, "none", &url, collection).args([
+        "migrate-index",
+        "--json",
+        "--page-size",
+        "7",
+    ]));
     let embedded = run_json(fathom(&data, "none").args(["status", "--json"]));
-    assert_eq!(reports[0]["points"], embedded["indexed_chunks"], "{reports}");
+    assert_eq!(
+        reports[0]["points"], embedded["indexed_chunks"],
+        "{reports}"
+    );
 
     let server_data = tmp.path().join("server-only");
     let on_server =
@@ -522,7 +565,10 @@ fn qdrant_server_migrate_index_copies_the_embedded_index_without_re_embedding() 
     let remote = run_json(
         fathom_qdrant(&server_data, "none", &url, collection).args(["search", question, "--json"]),
     );
-    assert_eq!(local["hits"][0]["article_id"], remote["hits"][0]["article_id"]);
+    assert_eq!(
+        local["hits"][0]["article_id"],
+        remote["hits"][0]["article_id"]
+    );
     // And a sync against the server has nothing to do.
     let again = run_json(
         fathom_qdrant(&server_data, "none", &url, collection)

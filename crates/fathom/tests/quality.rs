@@ -195,10 +195,18 @@ fn retrieval_on_a_qdrant_server_matches_the_embedded_index() {
             .arg("--json"));
         let mut copy = fathom();
         on_server(&mut copy);
-        run(copy.args(["migrate-index", "--json", "--workspace", &format!("eval-{set}")]));
+        run(copy.args([
+            "migrate-index",
+            "--json",
+            "--workspace",
+            &format!("eval-{set}"),
+        ]));
         let mut server = fathom();
         on_server(&mut server);
-        let server = run(server.arg("eval-retrieval").arg(shared_set(set)).arg("--json"));
+        let server = run(server
+            .arg("eval-retrieval")
+            .arg(shared_set(set))
+            .arg("--json"));
         for (edge, remote) in embedded["modes"]
             .as_array()
             .unwrap()
@@ -207,7 +215,10 @@ fn retrieval_on_a_qdrant_server_matches_the_embedded_index() {
         {
             assert_eq!(edge["mode"], remote["mode"]);
             for metric in ["hit_at_1", "hit_at_5"] {
-                let (a, b) = (edge[metric].as_f64().unwrap(), remote[metric].as_f64().unwrap());
+                let (a, b) = (
+                    edge[metric].as_f64().unwrap(),
+                    remote[metric].as_f64().unwrap(),
+                );
                 assert!(
                     (a - b).abs() <= 0.01,
                     "{set} {} {metric}: embedded {a:.3}, Qdrant server {b:.3}",
@@ -216,7 +227,11 @@ fn retrieval_on_a_qdrant_server_matches_the_embedded_index() {
             }
             eprintln!(
                 "{set} {}: hit@1 {} / {}, hit@5 {} / {} (embedded / server)",
-                edge["mode"], edge["hit_at_1"], remote["hit_at_1"], edge["hit_at_5"], remote["hit_at_5"]
+                edge["mode"],
+                edge["hit_at_1"],
+                remote["hit_at_1"],
+                edge["hit_at_5"],
+                remote["hit_at_5"]
             );
         }
     }

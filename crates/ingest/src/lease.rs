@@ -84,7 +84,9 @@ async fn renew_until_lost(
                 return;
             }
             // Transient: the next renewal may get through before the lease runs out.
-            Err(error) => tracing::warn!(workspace = %lease.workspace, %error, "could not renew the sync lease"),
+            Err(error) => {
+                tracing::warn!(workspace = %lease.workspace, %error, "could not renew the sync lease")
+            }
         }
     }
 }

@@ -20,8 +20,8 @@ use qdrant_edge::{
 };
 
 use crate::{
-    check_dimension, chunk_payload, cosine, payload_chunk, FusionConfig, HybridFusion,
-    BM25_VECTOR, DENSE_VECTOR, KEYWORD_FIELDS,
+    check_dimension, chunk_payload, cosine, payload_chunk, FusionConfig, HybridFusion, BM25_VECTOR,
+    DENSE_VECTOR, KEYWORD_FIELDS,
 };
 
 #[derive(Debug, Clone)]

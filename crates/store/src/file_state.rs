@@ -71,7 +71,11 @@ impl FileSyncState {
     }
 }
 
-fn io_error(workspace: &WorkspaceId, operation: &'static str, path: &Path) -> impl Fn(std::io::Error) -> SyncStateError {
+fn io_error(
+    workspace: &WorkspaceId,
+    operation: &'static str,
+    path: &Path,
+) -> impl Fn(std::io::Error) -> SyncStateError {
     let workspace = workspace.clone();
     let path = path.display().to_string();
     move |e| SyncStateError::Backend {

@@ -77,9 +77,7 @@ impl Default for FusionConfig {
 }
 
 /// A chunk as the JSON object stored as its point's payload.
-fn chunk_payload(
-    chunk: &Chunk,
-) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
+fn chunk_payload(chunk: &Chunk) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
     match serde_json::to_value(chunk) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
         Ok(_) => unreachable!("a Chunk serialises to an object"),

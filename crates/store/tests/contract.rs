@@ -400,7 +400,11 @@ async fn scrolling_a_workspace_returns_every_point_with_its_vectors_once() {
         let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
         let dot: f32 = dense.iter().zip(&written).map(|(a, b)| a * b).sum();
         let cosine = dot / (norm(dense) * norm(&written));
-        assert!(cosine > 0.9999, "{}: {dense:?} vs {written:?}", backend.name);
+        assert!(
+            cosine > 0.9999,
+            "{}: {dense:?} vs {written:?}",
+            backend.name
+        );
         assert_eq!(invoices.sparse.indices, vec![4, 5], "{}", backend.name);
         assert!(seen.iter().all(|p| p.chunk.workspace.as_str() == "acme"));
     }
@@ -409,7 +413,11 @@ async fn scrolling_a_workspace_returns_every_point_with_its_vectors_once() {
 #[tokio::test]
 async fn the_health_check_passes_on_a_working_store() {
     for backend in backends().await {
-        backend.store.health().await.unwrap_or_else(|e| panic!("{}: {e}", backend.name));
+        backend
+            .store
+            .health()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", backend.name));
         assert!(!backend.store.describe().is_empty());
     }
 }
@@ -500,7 +508,10 @@ async fn qdrant_server_refuses_a_collection_built_with_another_fingerprint() {
     );
     assert_eq!(err.code(), "index_fingerprint_mismatch");
     let message = err.to_string();
-    assert!(message.contains("bm25 test") && message.contains("bm25 another language"), "{message}");
+    assert!(
+        message.contains("bm25 test") && message.contains("bm25 another language"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

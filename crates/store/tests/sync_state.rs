@@ -53,15 +53,29 @@ fn ws(name: &str) -> WorkspaceId {
 #[tokio::test]
 async fn a_workspace_never_synced_has_no_state_and_no_holder() {
     for backend in backends().await {
-        assert_eq!(backend.state.load(&ws("acme")).await.unwrap(), None, "{}", backend.name);
-        assert_eq!(backend.state.holder(&ws("acme")).await.unwrap(), None, "{}", backend.name);
+        assert_eq!(
+            backend.state.load(&ws("acme")).await.unwrap(),
+            None,
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            backend.state.holder(&ws("acme")).await.unwrap(),
+            None,
+            "{}",
+            backend.name
+        );
     }
 }
 
 #[tokio::test]
 async fn saved_state_loads_back_byte_for_byte_and_the_last_save_wins() {
     for backend in backends().await {
-        let lease = backend.state.acquire(&ws("acme"), "test", MINUTE).await.unwrap();
+        let lease = backend
+            .state
+            .acquire(&ws("acme"), "test", MINUTE)
+            .await
+            .unwrap();
         backend.state.save(&lease, b"first".to_vec()).await.unwrap();
         // Larger than one stored part (1 MiB), and not UTF-8.
         let big: Vec<u8> = (0..2_500_000u32).map(|i| (i % 251) as u8).collect();
@@ -72,7 +86,11 @@ async fn saved_state_loads_back_byte_for_byte_and_the_last_save_wins() {
             "{}",
             backend.name
         );
-        backend.state.save(&lease, b"small again".to_vec()).await.unwrap();
+        backend
+            .state
+            .save(&lease, b"small again".to_vec())
+            .await
+            .unwrap();
         assert_eq!(
             backend.state.load(&ws("acme")).await.unwrap().as_deref(),
             Some(&b"small again"[..]),
@@ -97,30 +115,67 @@ async fn a_second_sync_of_the_same_workspace_is_refused_naming_the_first() {
             .acquire(&ws("acme"), "fathom ingest (pid 2 on web-2)", MINUTE)
             .await
             .unwrap_err();
-        assert!(matches!(err, SyncStateError::Held { .. }), "{}: {err}", backend.name);
+        assert!(
+            matches!(err, SyncStateError::Held { .. }),
+            "{}: {err}",
+            backend.name
+        );
         assert_eq!(err.code(), "sync_in_progress");
-        assert!(err.to_string().contains("pid 1 on web-1"), "{}: {err}", backend.name);
+        assert!(
+            err.to_string().contains("pid 1 on web-1"),
+            "{}: {err}",
+            backend.name
+        );
         let holder = backend.state.holder(&ws("acme")).await.unwrap().unwrap();
         assert!(holder.holder.contains("web-1"), "{}", backend.name);
 
         // Another workspace is independent.
-        let other = backend.state.acquire(&ws("globex"), "other", MINUTE).await.unwrap();
+        let other = backend
+            .state
+            .acquire(&ws("globex"), "other", MINUTE)
+            .await
+            .unwrap();
         backend.state.release(&other).await.unwrap();
 
         // Released, the lease can be taken again; the old lease can no longer write.
         backend.state.release(&first).await.unwrap();
-        assert_eq!(backend.state.holder(&ws("acme")).await.unwrap(), None, "{}", backend.name);
-        let second = backend.state.acquire(&ws("acme"), "second", MINUTE).await.unwrap();
-        let err = backend.state.save(&first, b"stale".to_vec()).await.unwrap_err();
-        assert!(matches!(err, SyncStateError::Lost { .. }), "{}: {err}", backend.name);
-        backend.state.save(&second, b"fresh".to_vec()).await.unwrap();
+        assert_eq!(
+            backend.state.holder(&ws("acme")).await.unwrap(),
+            None,
+            "{}",
+            backend.name
+        );
+        let second = backend
+            .state
+            .acquire(&ws("acme"), "second", MINUTE)
+            .await
+            .unwrap();
+        let err = backend
+            .state
+            .save(&first, b"stale".to_vec())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, SyncStateError::Lost { .. }),
+            "{}: {err}",
+            backend.name
+        );
+        backend
+            .state
+            .save(&second, b"fresh".to_vec())
+            .await
+            .unwrap();
         assert_eq!(
             backend.state.load(&ws("acme")).await.unwrap().as_deref(),
             Some(&b"fresh"[..])
         );
         let renewed = backend.state.renew(&second, MINUTE).await.unwrap();
         assert_eq!(renewed.id, second.id);
-        assert!(backend.state.renew(&first, MINUTE).await.is_err(), "{}", backend.name);
+        assert!(
+            backend.state.renew(&first, MINUTE).await.is_err(),
+            "{}",
+            backend.name
+        );
         backend.state.release(&second).await.unwrap();
     }
 }
@@ -129,13 +184,22 @@ async fn a_second_sync_of_the_same_workspace_is_refused_naming_the_first() {
 async fn a_file_lease_ends_with_its_holder_so_a_crashed_run_blocks_nothing() {
     let dir = TempDir::new().unwrap();
     let held = FileSyncState::new(dir.path());
-    let lease = held.acquire(&ws("acme"), "crashing run", MINUTE).await.unwrap();
+    let lease = held
+        .acquire(&ws("acme"), "crashing run", MINUTE)
+        .await
+        .unwrap();
     // Another process's view of the same files: refused while the lock is held…
     let other = FileSyncState::new(dir.path());
-    assert!(other.acquire(&ws("acme"), "next run", MINUTE).await.is_err());
+    assert!(other
+        .acquire(&ws("acme"), "next run", MINUTE)
+        .await
+        .is_err());
     // …and free once the holder's file handle is gone, as when its process dies.
     drop((held, lease));
-    other.acquire(&ws("acme"), "next run", MINUTE).await.unwrap();
+    other
+        .acquire(&ws("acme"), "next run", MINUTE)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -149,10 +213,20 @@ async fn qdrant_server_lease_that_ran_out_is_taken_over_and_the_old_holder_canno
         .await
         .unwrap();
     state.save(&crashed, b"half done".to_vec()).await.unwrap();
-    assert!(state.acquire(&ws("acme"), "too early", MINUTE).await.is_err());
+    assert!(state
+        .acquire(&ws("acme"), "too early", MINUTE)
+        .await
+        .is_err());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(state.holder(&ws("acme")).await.unwrap(), None, "expired counts as free");
-    let next = state.acquire(&ws("acme"), "next run", MINUTE).await.unwrap();
+    assert_eq!(
+        state.holder(&ws("acme")).await.unwrap(),
+        None,
+        "expired counts as free"
+    );
+    let next = state
+        .acquire(&ws("acme"), "next run", MINUTE)
+        .await
+        .unwrap();
     assert_eq!(
         state.load(&ws("acme")).await.unwrap().as_deref(),
         Some(&b"half done"[..]),

@@ -344,7 +344,10 @@ fn bm25() -> anyhow::Result<Arc<dyn SparseEmbedder>> {
 }
 
 fn open_store(dir: &Path, dimension: usize) -> anyhow::Result<Arc<EdgeStore>> {
-    Ok(Arc::new(EdgeStore::open(dir, EdgeStoreConfig::new(dimension))?))
+    Ok(Arc::new(EdgeStore::open(
+        dir,
+        EdgeStoreConfig::new(dimension),
+    )?))
 }
 
 /// Sync state files of a bench index whose data folder is `data`.
@@ -437,14 +440,8 @@ async fn ingest(
     };
     let small = tmp.path().join("small");
     generate_corpus(base, articles, &small)?;
-    let (report, seconds) = timed_sync(
-        &small,
-        &backends,
-        &options(&workspace),
-        "bm25",
-        quiet,
-    )
-    .await?;
+    let (report, seconds) =
+        timed_sync(&small, &backends, &options(&workspace), "bm25", quiet).await?;
     let bm25_rate = report.chunks_written as f64 / seconds;
 
     let mut result = serde_json::json!({
@@ -509,14 +506,8 @@ async fn query(
     let per_article = estimate_chunks_per_article(base)?;
     let articles = (target_chunks as f64 / per_article).ceil() as usize;
     generate_corpus(base, articles, &corpus)?;
-    let (report, _) = timed_sync(
-        &corpus,
-        &backends,
-        &options(&workspace),
-        "building",
-        quiet,
-    )
-    .await?;
+    let (report, _) =
+        timed_sync(&corpus, &backends, &options(&workspace), "building", quiet).await?;
     store.optimize().await?;
 
     let questions: Vec<String> = base
@@ -618,14 +609,8 @@ async fn memory(
         dense: Some(Arc::new(SyntheticEmbedder { dimension: 384 })),
         sparse: bm25()?,
     };
-    let (report, seconds) = timed_sync(
-        &corpus,
-        &backends,
-        &options(&workspace),
-        "ingesting",
-        quiet,
-    )
-    .await?;
+    let (report, seconds) =
+        timed_sync(&corpus, &backends, &options(&workspace), "ingesting", quiet).await?;
     Ok(serde_json::json!({
         "chunks": report.chunks_written,
         "seconds": round(seconds),

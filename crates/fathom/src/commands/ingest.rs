@@ -55,8 +55,7 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
                 SyncEvent::Planned { chunks, .. } => bar.set_length(chunks as u64),
                 SyncEvent::Indexed { chunks } => bar.set_position(chunks as u64),
             };
-            let report =
-                execute(&backends, &args.workspace, &args.dir, &on_event).await?;
+            let report = execute(&backends, &args.workspace, &args.dir, &on_event).await?;
             bar.finish_and_clear();
             report
         }

@@ -20,7 +20,13 @@ use crate::settings::{Settings, VectorStoreKind};
 #[derive(Debug, Args)]
 pub struct MigrateIndexArgs {
     /// Workspaces to copy (repeat or comma-separate).
-    #[arg(long, short, env = "FATHOM_WORKSPACE", value_delimiter = ',', default_value = "default")]
+    #[arg(
+        long,
+        short,
+        env = "FATHOM_WORKSPACE",
+        value_delimiter = ',',
+        default_value = "default"
+    )]
     pub workspace: Vec<WorkspaceId>,
     /// Overwrite a workspace the Qdrant server already holds.
     #[arg(long)]

@@ -171,20 +171,15 @@ async fn ingest(
             ),
         ));
     }
-    let report = ingest::execute(
-        &api.0.backends,
-        &request.workspace,
-        &request.dir,
-        &|_| {},
-    )
-    .await
-    .map_err(|e| {
-        // Another run holding the workspace's lease, or an index that does not answer, is
-        // said as the admin API says it (409, 503), not as a failure of this command.
-        e.downcast_ref::<SyncError>()
-            .and_then(ApiError::for_sync)
-            .unwrap_or_else(|| failed("ingest_failed", &e))
-    })?;
+    let report = ingest::execute(&api.0.backends, &request.workspace, &request.dir, &|_| {})
+        .await
+        .map_err(|e| {
+            // Another run holding the workspace's lease, or an index that does not answer, is
+            // said as the admin API says it (409, 503), not as a failure of this command.
+            e.downcast_ref::<SyncError>()
+                .and_then(ApiError::for_sync)
+                .unwrap_or_else(|| failed("ingest_failed", &e))
+        })?;
     tracing::info!(
         workspace = %request.workspace,
         folder = %request.dir.display(),

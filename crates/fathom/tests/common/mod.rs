@@ -409,7 +409,9 @@ pub fn qdrant_url(what: &str) -> Option<String> {
     match std::env::var("QDRANT_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            eprintln!("skipped: {what} on a Qdrant server (set QDRANT_URL to run it; see DEVELOPERS.md)");
+            eprintln!(
+                "skipped: {what} on a Qdrant server (set QDRANT_URL to run it; see DEVELOPERS.md)"
+            );
             None
         }
     }

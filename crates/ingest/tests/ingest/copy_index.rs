@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use fathom_core::{
-    ArticleId, ChunkId, HybridQuery, IndexedChunk, PointPage, SearchHit, StoreError,
-    VectorStore, WorkspaceId,
+    ArticleId, ChunkId, HybridQuery, IndexedChunk, PointPage, SearchHit, StoreError, VectorStore,
+    WorkspaceId,
 };
 use fathom_embed::Bm25Embedder;
 use fathom_ingest::copy::{copy_workspace, CopyError, CopyOptions, IndexSide};
@@ -46,7 +46,11 @@ async fn seeded_source(dir: &std::path::Path) -> IndexSide {
     std::fs::create_dir_all(&articles).unwrap();
     for i in 0..12 {
         let body: String = (0..3)
-            .map(|s| format!("## Part {s}\n\nStep {s} of guide {i}: open settings and choose billing.\n\n"))
+            .map(|s| {
+                format!(
+                    "## Part {s}\n\nStep {s} of guide {i}: open settings and choose billing.\n\n"
+                )
+            })
             .collect();
         std::fs::write(
             articles.join(format!("guide-{i}.md")),
@@ -55,9 +59,14 @@ async fn seeded_source(dir: &std::path::Path) -> IndexSide {
         .unwrap();
     }
     let source = side(&dir.join("source"));
-    sync_folder(&articles, &backends(&source), &SyncOptions::new(acme()), &|_| {})
-        .await
-        .unwrap();
+    sync_folder(
+        &articles,
+        &backends(&source),
+        &SyncOptions::new(acme()),
+        &|_| {},
+    )
+    .await
+    .unwrap();
     source
 }
 
@@ -144,9 +153,16 @@ async fn a_copy_interrupted_midway_resumes_and_ends_with_the_same_index_and_mani
         .await
         .unwrap_err();
     assert_eq!(err.code(), "vector_store_unavailable", "{err}");
-    let partial = Manifest::load(&*target.state, &acme()).await.unwrap().unwrap();
+    let partial = Manifest::load(&*target.state, &acme())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(partial.copy.as_ref().unwrap().copied, 10);
-    assert_eq!(partial.in_flight.len(), 12, "all articles journaled until the copy completes");
+    assert_eq!(
+        partial.in_flight.len(),
+        12,
+        "all articles journaled until the copy completes"
+    );
 
     let report = copy_workspace(&source, &target, &options(&source, false), &|_| {})
         .await
@@ -159,9 +175,18 @@ async fn a_copy_interrupted_midway_resumes_and_ends_with_the_same_index_and_mani
         target.store.article_ids(&acme()).await.unwrap(),
         source.store.article_ids(&acme()).await.unwrap()
     );
-    let copied = Manifest::load(&*target.state, &acme()).await.unwrap().unwrap();
-    let original = Manifest::load(&*source.state, &acme()).await.unwrap().unwrap();
-    assert_eq!(copied, original, "the target's manifest is the source's, copy finished");
+    let copied = Manifest::load(&*target.state, &acme())
+        .await
+        .unwrap()
+        .unwrap();
+    let original = Manifest::load(&*source.state, &acme())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        copied, original,
+        "the target's manifest is the source's, copy finished"
+    );
 
     // A sync against the target now finds nothing to do: nothing is re-embedded.
     let report = sync_folder(
@@ -172,7 +197,11 @@ async fn a_copy_interrupted_midway_resumes_and_ends_with_the_same_index_and_mani
     )
     .await
     .unwrap();
-    assert_eq!((report.unchanged, report.chunks_written), (12, 0), "{report:?}");
+    assert_eq!(
+        (report.unchanged, report.chunks_written),
+        (12, 0),
+        "{report:?}"
+    );
 }
 
 #[tokio::test]

@@ -119,6 +119,24 @@ impl Connection {
         self.timeout.as_secs().max(1)
     }
 
+    /// [`Self::call`] with its own copy of `request` for every attempt.
+    async fn send<R, T, F, Fut>(&self, request: R, call: F) -> Result<T, CallError>
+    where
+        R: Clone,
+        F: Fn(Qdrant, R) -> Fut,
+        Fut: Future<Output = Result<T, QdrantError>>,
+    {
+        self.call(|client| call(client, request.clone())).await
+    }
+
+    /// Whether the server has the collection `name`.
+    async fn collection_exists(&self, name: &str) -> Result<bool, CallError> {
+        self.send(name.to_string(), |client, name| async move {
+            client.collection_exists(name).await
+        })
+        .await
+    }
+
     /// Run `call` with a timeout, retrying transient failures with exponential backoff
     /// (100 ms, 200 ms, 400 ms … capped at 5 s, or what the server asks for).
     async fn call<T, F, Fut>(&self, call: F) -> Result<T, CallError>
@@ -129,9 +147,11 @@ impl Connection {
         let mut attempt = 0u32;
         loop {
             // A little over the client's own timeout: that one normally fires first.
-            let outcome =
-                tokio::time::timeout(self.timeout + Duration::from_secs(1), call(self.client.clone()))
-                    .await;
+            let outcome = tokio::time::timeout(
+                self.timeout + Duration::from_secs(1),
+                call(self.client.clone()),
+            )
+            .await;
             let (reason, retry_after) = match outcome {
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(error)) => match transient(&error) {
@@ -177,18 +197,19 @@ fn transient(error: &QdrantError) -> Option<Option<Duration>> {
         QdrantError::ResourceExhaustedError {
             retry_after_seconds,
             ..
-        } => Some(Some(Duration::from_secs((*retry_after_seconds).clamp(1, 30)))),
+        } => Some(Some(Duration::from_secs(
+            (*retry_after_seconds).clamp(1, 30),
+        ))),
         // qdrant-client reports a connection it could not open as `internal` ("Failed to
         // connect to …", its channel pool), not as `unavailable`.
         QdrantError::ResponseError { status }
-            if status.code() as i32 == INTERNAL
-                && status.message().starts_with(CONNECT_FAILED) =>
+            if status.code() as i32 == INTERNAL && status.message().starts_with(CONNECT_FAILED) =>
         {
             Some(None)
         }
-        QdrantError::ResponseError { status } => {
-            TRANSIENT_CODES.contains(&(status.code() as i32)).then_some(None)
-        }
+        QdrantError::ResponseError { status } => TRANSIENT_CODES
+            .contains(&(status.code() as i32))
+            .then_some(None),
         QdrantError::Io(_) => Some(None),
         _ => None,
     }

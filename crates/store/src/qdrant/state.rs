@@ -22,8 +22,8 @@ use base64::Engine;
 use fathom_core::{unix_ms_now, Lease, LeaseInfo, SyncStateError, SyncStateStore, WorkspaceId};
 use qdrant_client::qdrant::{
     Condition, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
-    FieldType, Filter, GetPointsBuilder, PointId, PointStruct, SetPayloadPointsBuilder,
-    UpdateMode, UpsertPointsBuilder, Value, Vectors, WriteOrdering, WriteOrderingType,
+    FieldType, Filter, GetPointsBuilder, PointId, PointStruct, SetPayloadPointsBuilder, UpdateMode,
+    UpsertPointsBuilder, Value, Vectors, WriteOrdering, WriteOrderingType,
 };
 use uuid::Uuid;
 
@@ -123,13 +123,7 @@ impl QdrantSyncState {
 
     async fn ensure_collection(&self) -> Result<(), CallError> {
         let name = self.collection.clone();
-        let exists = self
-            .connection
-            .call(|client| {
-                let name = name.clone();
-                async move { client.collection_exists(name).await }
-            })
-            .await?;
+        let exists = self.connection.collection_exists(&name).await?;
         if exists {
             return Ok(());
         }
@@ -138,20 +132,13 @@ impl QdrantSyncState {
             .build();
         let created = self
             .connection
-            .call(|client| {
-                let request = request.clone();
-                async move { client.create_collection(request).await }
+            .send(request, |client, request| async move {
+                client.create_collection(request).await
             })
             .await;
         if let Err(error) = created {
             // Created by another process meanwhile?
-            let exists = self
-                .connection
-                .call(|client| {
-                    let name = name.clone();
-                    async move { client.collection_exists(name).await }
-                })
-                .await?;
+            let exists = self.connection.collection_exists(&name).await?;
             if !exists {
                 return Err(error);
             }
@@ -162,9 +149,8 @@ impl QdrantSyncState {
                     .wait(true)
                     .build();
             self.connection
-                .call(|client| {
-                    let request = request.clone();
-                    async move { client.create_field_index(request).await }
+                .send(request, |client, request| async move {
+                    client.create_field_index(request).await
                 })
                 .await?;
         }
@@ -193,19 +179,24 @@ impl QdrantSyncState {
             .build();
         let response = self
             .connection
-            .call(|client| {
-                let request = request.clone();
-                async move { client.get_points(request).await }
+            .send(request, |client, request| async move {
+                client.get_points(request).await
             })
             .await
             .map_err(self.error(workspace, "read"))?;
         Ok(response.result.into_iter().next().map(|point| {
             let p = &point.payload;
             Head {
-                lease_id: json_field(p, "lease_id").as_str().unwrap_or(FREE).to_string(),
+                lease_id: json_field(p, "lease_id")
+                    .as_str()
+                    .unwrap_or(FREE)
+                    .to_string(),
                 holder: json_field(p, "holder").as_str().unwrap_or("").to_string(),
                 expires_at_ms: json_field(p, "expires_at_ms").as_u64().unwrap_or(0),
-                generation: json_field(p, "generation").as_str().unwrap_or("").to_string(),
+                generation: json_field(p, "generation")
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
                 parts: json_field(p, "parts").as_u64().unwrap_or(0),
             }
         }))
@@ -233,9 +224,8 @@ impl QdrantSyncState {
             .timeout(self.connection.timeout_secs())
             .build();
         self.connection
-            .call(|client| {
-                let request = request.clone();
-                async move { client.set_payload(request).await }
+            .send(request, |client, request| async move {
+                client.set_payload(request).await
             })
             .await
             .map_err(self.error(workspace, operation))?;
@@ -274,9 +264,8 @@ impl QdrantSyncState {
             .timeout(self.connection.timeout_secs())
             .build();
         self.connection
-            .call(|client| {
-                let request = request.clone();
-                async move { client.delete_points(request).await }
+            .send(request, |client, request| async move {
+                client.delete_points(request).await
             })
             .await
             .map_err(self.error(workspace, "cleaned"))?;
@@ -299,9 +288,8 @@ impl QdrantSyncState {
             .build();
         let response = self
             .connection
-            .call(|client| {
-                let request = request.clone();
-                async move { client.get_points(request).await }
+            .send(request, |client, request| async move {
+                client.get_points(request).await
             })
             .await
             .map_err(self.error(workspace, "read"))?;
@@ -377,9 +365,8 @@ impl SyncStateStore for QdrantSyncState {
                     .timeout(self.connection.timeout_secs())
                     .build();
                 self.connection
-                    .call(|client| {
-                        let request = request.clone();
-                        async move { client.upsert_points(request).await }
+                    .send(request, |client, request| async move {
+                        client.upsert_points(request).await
                     })
                     .await
                     .map_err(self.error(workspace, "locked"))?;
@@ -484,9 +471,8 @@ impl SyncStateStore for QdrantSyncState {
                 .timeout(self.connection.timeout_secs())
                 .build();
             self.connection
-                .call(|client| {
-                    let request = request.clone();
-                    async move { client.upsert_points(request).await }
+                .send(request, |client, request| async move {
+                    client.upsert_points(request).await
                 })
                 .await
                 .map_err(self.error(workspace, "written"))?;

@@ -8,20 +8,20 @@ use fathom_core::{
     StoreError, VectorStore, WorkspaceId,
 };
 use qdrant_client::qdrant::{
-    with_payload_selector::SelectorOptions, PayloadIncludeSelector,
-    point_id::PointIdOptions, vector_output, Condition, CountPointsBuilder,
-    CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance,
-    FieldType, Filter, Fusion, HnswConfigDiffBuilder, KeywordIndexParamsBuilder, Modifier,
-    NamedVectors, PointId, PointStruct, PrefetchQueryBuilder, Query, QueryPointsBuilder,
-    RetrievedPoint, Rrf, ScoredPoint, ScrollPointsBuilder, SparseVectorParamsBuilder,
-    SparseVectorsConfigBuilder, UpsertPointsBuilder, Value, Vector, VectorInput,
-    VectorParamsBuilder, VectorsConfigBuilder, VectorsOutput, VectorsSelector,
+    point_id::PointIdOptions, vector_output, with_payload_selector::SelectorOptions, Condition,
+    CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePointsBuilder, Distance, FieldType, Filter, Fusion, HnswConfigDiffBuilder,
+    KeywordIndexParamsBuilder, Modifier, NamedVectors, PayloadIncludeSelector, PointId,
+    PointStruct, PrefetchQueryBuilder, Query, QueryPointsBuilder, RetrievedPoint, Rrf, ScoredPoint,
+    ScrollPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
+    UpsertPointsBuilder, Value, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
+    VectorsOutput, VectorsSelector,
 };
 
 use super::{CallError, Connection, QdrantConfig};
 use crate::{
-    check_dimension, chunk_payload, cosine, payload_chunk, FusionConfig, HybridFusion,
-    BM25_VECTOR, DENSE_VECTOR, KEYWORD_FIELDS,
+    check_dimension, chunk_payload, cosine, payload_chunk, FusionConfig, HybridFusion, BM25_VECTOR,
+    DENSE_VECTOR, KEYWORD_FIELDS,
 };
 
 /// Key of the collection metadata entry holding the [`IndexFingerprint`].
@@ -86,10 +86,7 @@ impl QdrantStore {
         let name = self.collection.clone();
         let exists = self
             .connection
-            .call(|client| {
-                let name = name.clone();
-                async move { client.collection_exists(name).await }
-            })
+            .collection_exists(&name)
             .await
             .map_err(self.error("open"))?;
         if !exists {
@@ -97,10 +94,7 @@ impl QdrantStore {
                 // Another process may have created it meanwhile: check it like any other.
                 let created_meanwhile = self
                     .connection
-                    .call(|client| {
-                        let name = name.clone();
-                        async move { client.collection_exists(name).await }
-                    })
+                    .collection_exists(&name)
                     .await
                     .unwrap_or(false);
                 if !created_meanwhile {
@@ -110,9 +104,8 @@ impl QdrantStore {
         }
         let info = self
             .connection
-            .call(|client| {
-                let name = name.clone();
-                async move { client.collection_info(name).await }
+            .send(name.clone(), |client, name| async move {
+                client.collection_info(name).await
             })
             .await
             .map_err(self.error("open"))?
@@ -176,9 +169,8 @@ impl QdrantStore {
             .timeout(self.connection.timeout_secs())
             .build();
         self.connection
-            .call(|client| {
-                let request = request.clone();
-                async move { client.create_collection(request).await }
+            .send(request, |client, request| async move {
+                client.create_collection(request).await
             })
             .await
             .map_err(self.error("create collection"))?;
@@ -193,13 +185,13 @@ impl QdrantStore {
                 .timeout(self.connection.timeout_secs());
         if field == "workspace" {
             // The tenant: Qdrant keeps each workspace's points together on disk.
-            request = request.field_index_params(KeywordIndexParamsBuilder::default().is_tenant(true));
+            request =
+                request.field_index_params(KeywordIndexParamsBuilder::default().is_tenant(true));
         }
         let request = request.build();
         self.connection
-            .call(|client| {
-                let request = request.clone();
-                async move { client.create_field_index(request).await }
+            .send(request, |client, request| async move {
+                client.create_field_index(request).await
             })
             .await
             .map_err(self.error("create payload index"))?;
@@ -318,9 +310,8 @@ impl VectorStore for QdrantStore {
                 .timeout(self.connection.timeout_secs())
                 .build();
             self.connection
-                .call(|client| {
-                    let request = request.clone();
-                    async move { client.upsert_points(request).await }
+                .send(request, |client, request| async move {
+                    client.upsert_points(request).await
                 })
                 .await
                 .map_err(self.error("upsert"))?;
@@ -347,9 +338,8 @@ impl VectorStore for QdrantStore {
             .timeout(self.connection.timeout_secs())
             .build();
         self.connection
-            .call(|client| {
-                let request = request.clone();
-                async move { client.delete_points(request).await }
+            .send(request, |client, request| async move {
+                client.delete_points(request).await
             })
             .await
             .map_err(self.error("delete"))?;
@@ -374,9 +364,8 @@ impl VectorStore for QdrantStore {
             let request = request.build();
             let response = self
                 .connection
-                .call(|client| {
-                    let request = request.clone();
-                    async move { client.scroll(request).await }
+                .send(request, |client, request| async move {
+                    client.scroll(request).await
                 })
                 .await
                 .map_err(self.error("scroll"))?;
@@ -400,9 +389,8 @@ impl VectorStore for QdrantStore {
             .build();
         let response = self
             .connection
-            .call(|client| {
-                let request = request.clone();
-                async move { client.count(request).await }
+            .send(request, |client, request| async move {
+                client.count(request).await
             })
             .await
             .map_err(self.error("count"))?;
@@ -414,11 +402,18 @@ impl VectorStore for QdrantStore {
         let filter = workspace_filter(&query.workspace, query.locale.as_deref());
         let prefetch_limit = query.prefetch_limit.max(query.limit) as u64;
         let dense_query = query.dense.clone();
-        let dense = query.dense.map(|dense| (DENSE_VECTOR, VectorInput::new_dense(dense)));
+        let dense = query
+            .dense
+            .map(|dense| (DENSE_VECTOR, VectorInput::new_dense(dense)));
         let sparse = query
             .sparse
             .filter(|sparse| !sparse.is_empty())
-            .map(|sparse| (BM25_VECTOR, VectorInput::new_sparse(sparse.indices, sparse.values)));
+            .map(|sparse| {
+                (
+                    BM25_VECTOR,
+                    VectorInput::new_sparse(sparse.indices, sparse.values),
+                )
+            });
         let with_vectors = dense.is_some();
         let mut request = QueryPointsBuilder::new(&self.collection)
             .filter(filter.clone())
@@ -462,9 +457,8 @@ impl VectorStore for QdrantStore {
         .build();
         let response = self
             .connection
-            .call(|client| {
-                let request = request.clone();
-                async move { client.query(request).await }
+            .send(request, |client, request| async move {
+                client.query(request).await
             })
             .await
             .map_err(self.error("query"))?;
@@ -493,9 +487,8 @@ impl VectorStore for QdrantStore {
         let request = request.build();
         let response = self
             .connection
-            .call(|client| {
-                let request = request.clone();
-                async move { client.scroll(request).await }
+            .send(request, |client, request| async move {
+                client.scroll(request).await
             })
             .await
             .map_err(self.error("scroll"))?;
@@ -516,10 +509,7 @@ impl VectorStore for QdrantStore {
         let name = self.collection.clone();
         let exists = self
             .connection
-            .call(|client| {
-                let name = name.clone();
-                async move { client.collection_exists(name).await }
-            })
+            .collection_exists(&name)
             .await
             .map_err(self.error("health check"))?;
         if exists {
