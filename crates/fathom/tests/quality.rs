@@ -34,9 +34,14 @@ fn shared_set(name: &str) -> PathBuf {
 /// time may open it: qdrant-edge locks its write-ahead log.
 static EVAL_INDEX: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// The eval index's data folder.
+fn eval_data_dir() -> PathBuf {
+    repo_root().join("target/fathom-eval-data")
+}
+
 fn fathom() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fathom"));
-    let data = repo_root().join("target/fathom-eval-data");
+    let data = eval_data_dir();
     let model = std::env::var_os("FATHOM_MODEL_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("models/all-minilm-l6-v2"));
@@ -188,19 +193,32 @@ fn retrieval_on_a_qdrant_server_matches_the_embedded_index() {
         cmd.args(["--vector-store", "qdrant", "--qdrant-url", &url])
             .args(["--qdrant-collection", &collection.name]);
     };
-    for set in ["ibmcloud-docs", "tv-manual"] {
-        let embedded = run(fathom()
-            .arg("eval-retrieval")
-            .arg(shared_set(set))
-            .arg("--json"));
-        let mut copy = fathom();
-        on_server(&mut copy);
-        run(copy.args([
-            "migrate-index",
-            "--json",
-            "--workspace",
-            &format!("eval-{set}"),
-        ]));
+    const SETS: [&str; 2] = ["ibmcloud-docs", "tv-manual"];
+    let embedded: Vec<serde_json::Value> = SETS
+        .iter()
+        .map(|set| {
+            run(fathom()
+                .arg("eval-retrieval")
+                .arg(shared_set(set))
+                .arg("--json"))
+        })
+        .collect();
+    // BM25's IDF is counted over the whole index, every workspace in it (on edge and on the
+    // server alike), so the server gets every workspace the embedded eval index holds, not
+    // only the two measured here: otherwise the same BM25 vectors score differently.
+    let workspaces: Vec<String> = std::fs::read_dir(eval_data_dir().join("workspaces"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut copy = fathom();
+    on_server(&mut copy);
+    run(copy.args([
+        "migrate-index",
+        "--json",
+        "--workspace",
+        &workspaces.join(","),
+    ]));
+    for (set, embedded) in SETS.iter().zip(&embedded) {
         let mut server = fathom();
         on_server(&mut server);
         let server = run(server
