@@ -74,6 +74,11 @@ pub const SQLITE: &[Migration] = &[
         name: "scope_inbound_deliveries",
         sql: include_str!("../migrations/sqlite/0002_scope_inbound_deliveries.sql"),
     },
+    Migration {
+        version: 3,
+        name: "number_messages_per_conversation",
+        sql: include_str!("../migrations/sqlite/0003_number_messages_per_conversation.sql"),
+    },
 ];
 
 /// The Postgres store's schema (the same tables, with Postgres types).
@@ -87,6 +92,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 2,
         name: "scope_inbound_deliveries",
         sql: include_str!("../migrations/postgres/0002_scope_inbound_deliveries.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "number_messages_per_conversation",
+        sql: include_str!("../migrations/postgres/0003_number_messages_per_conversation.sql"),
     },
 ];
 

@@ -262,7 +262,8 @@ impl NewMessage {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredMessage {
-    /// Increases through the whole store; orders a conversation's messages.
+    /// The message's number in its conversation: 1, 2, 3 … in the order they were stored.
+    /// Per conversation, so it tells a customer nothing of anyone else's traffic.
     pub seq: i64,
     pub role: MessageRole,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -291,7 +292,7 @@ impl Rating {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewFeedback {
-    /// The bot message rated, when the customer rated one.
+    /// The bot message rated (its `seq` in the conversation), when the customer rated one.
     pub message_seq: Option<i64>,
     pub rating: Option<Rating>,
     pub comment: Option<String>,

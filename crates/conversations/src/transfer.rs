@@ -108,6 +108,7 @@ const TABLES: &[Table] = &[
         columns: &[
             BigInt("seq"),
             Uuid("conversation_id"),
+            BigInt("conversation_seq"),
             Text("role"),
             Text("author"),
             Text("text"),

@@ -177,6 +177,67 @@ async fn a_handoff_writes_messages_state_and_outbox_event_together() {
     }
 }
 
+/// A message's `seq` counts within its conversation, so a customer's transcript says nothing of
+/// other conversations' traffic, in their workspace or any other (issue #14).
+#[tokio::test]
+async fn messages_are_numbered_within_their_conversation_only() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let name = backend.name;
+        let acme = workspace("acme");
+        let globex = workspace("globex");
+        let first = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("a"))
+            .await
+            .unwrap();
+        let busy = store
+            .create(&globex, CustomerAttributes::default(), TokenHash::of("b"))
+            .await
+            .unwrap();
+        let second = store
+            .create(&acme, CustomerAttributes::default(), TokenHash::of("c"))
+            .await
+            .unwrap();
+        let say = |ws: &WorkspaceId, id: ConversationId, texts: &[&str]| {
+            let change = Change {
+                messages: texts.iter().map(|t| NewMessage::customer(*t)).collect(),
+                ..Default::default()
+            };
+            let ws = ws.clone();
+            async move { store.apply(&ws, id, change).await.unwrap() }
+        };
+        let applied = say(&acme, first.id, &["one", "two"]).await;
+        let seqs: Vec<i64> = applied.messages.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [1, 2], "{name}");
+        for _ in 0..5 {
+            say(&globex, busy.id, &["traffic elsewhere"]).await;
+        }
+        let applied = say(&acme, second.id, &["hello"]).await;
+        assert_eq!(
+            applied.messages[0].seq, 1,
+            "{name}: another conversation's count"
+        );
+        let applied = say(&acme, first.id, &["three"]).await;
+        assert_eq!(applied.messages[0].seq, 3, "{name}");
+
+        let transcript = store.messages(first.id).await.unwrap();
+        let read: Vec<(i64, &str)> = transcript
+            .iter()
+            .map(|m| (m.seq, m.text.as_str()))
+            .collect();
+        assert_eq!(read, [(1, "one"), (2, "two"), (3, "three")], "{name}");
+        let elsewhere = store.messages(busy.id).await.unwrap();
+        assert_eq!(elsewhere.last().unwrap().seq, 5, "{name}");
+        let activity = backend.reports.activity(&acme, 0, 10).await.unwrap();
+        let of_first = activity
+            .iter()
+            .find(|a| a.conversation.id == first.id)
+            .unwrap();
+        let seqs: Vec<i64> = of_first.messages.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [1, 2, 3], "{name}: reports number them alike");
+    }
+}
+
 #[tokio::test]
 async fn a_change_expecting_another_state_is_refused_and_writes_nothing() {
     for backend in backends().await {

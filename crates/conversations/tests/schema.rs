@@ -5,7 +5,8 @@
 use fathom_conversations::migrate::{self, AppliedMigration};
 use fathom_conversations::testing::scratch_postgres;
 use fathom_conversations::{
-    ConversationStore, PostgresOptions, PostgresStore, SqliteStore, StoreError, TokenHash,
+    Change, ConversationId, ConversationReports, ConversationStore, NewMessage, PostgresOptions,
+    PostgresStore, SqliteStore, StoreError, TokenHash,
 };
 use fathom_core::{CustomerAttributes, WorkspaceId};
 use tempfile::TempDir;
@@ -150,4 +151,100 @@ async fn an_unreachable_postgres_is_a_clear_open_error() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), "store_unavailable", "{error}");
+}
+
+/// A Postgres database at version 2, where a message's `seq` counted across every conversation:
+/// migration 3 numbers each conversation's messages from 1, feedback keeps naming the same
+/// message, and new messages continue each conversation's count.
+#[tokio::test]
+async fn a_postgres_database_numbered_across_conversations_is_renumbered_per_conversation() {
+    let Some(url) = scratch_postgres("schema").await else {
+        return;
+    };
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "CREATE TABLE schema_migrations (
+                version BIGINT PRIMARY KEY,
+                name TEXT NOT NULL,
+                checksum TEXT NOT NULL,
+                applied_at BIGINT NOT NULL
+            )",
+        )
+        .await
+        .unwrap();
+    for migration in &migrate::POSTGRES[..2] {
+        client.batch_execute(migration.sql).await.unwrap();
+        client
+            .execute(
+                "INSERT INTO schema_migrations VALUES ($1, $2, $3, 0)",
+                &[&migration.version, &migration.name, &migration.checksum()],
+            )
+            .await
+            .unwrap();
+    }
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    for id in [a, b] {
+        client
+            .execute(
+                "INSERT INTO conversations VALUES ($1, 'acme', 'h', 'bot', '{}', NULL, 1, 1)",
+                &[&id],
+            )
+            .await
+            .unwrap();
+    }
+    for (id, text) in [(a, "a1"), (b, "b1"), (a, "a2"), (b, "b2"), (a, "a3")] {
+        client
+            .execute(
+                "INSERT INTO messages (conversation_id, role, text, created_at) VALUES ($1, 'customer', $2, 1)",
+                &[&id, &text],
+            )
+            .await
+            .unwrap();
+    }
+    let b2: i64 = client
+        .query_one("SELECT seq FROM messages WHERE text = 'b2'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    client
+        .execute(
+            "INSERT INTO feedback (conversation_id, message_seq, rating, created_at) VALUES ($1, $2, 'up', 1)",
+            &[&b, &b2],
+        )
+        .await
+        .unwrap();
+
+    let store = PostgresStore::connect(&url, PostgresOptions::default())
+        .await
+        .unwrap();
+    let numbered = |messages: Vec<fathom_conversations::StoredMessage>| -> Vec<(i64, String)> {
+        messages.into_iter().map(|m| (m.seq, m.text)).collect()
+    };
+    let (a, b) = (ConversationId::from(a), ConversationId::from(b));
+    assert_eq!(
+        numbered(store.messages(a).await.unwrap()),
+        [(1, "a1".into()), (2, "a2".into()), (3, "a3".into())]
+    );
+    assert_eq!(
+        numbered(store.messages(b).await.unwrap()),
+        [(1, "b1".into()), (2, "b2".into())]
+    );
+    let feedback = store.feedback(b).await.unwrap();
+    assert_eq!(feedback[0].message_seq, Some(2), "b2 is b's second message");
+    let next = store
+        .apply(
+            &WorkspaceId::parse("acme").unwrap(),
+            b,
+            Change {
+                messages: vec![NewMessage::customer("b3")],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.messages[0].seq, 3);
 }

@@ -56,6 +56,8 @@ impl From<&Citation> for CitationView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MessageView {
+    /// The message's number in its conversation: 1, 2, 3 … (per conversation, never a
+    /// store-wide count).
     pub seq: i64,
     /// `customer`, `bot` or `agent`.
     #[schema(value_type = String)]

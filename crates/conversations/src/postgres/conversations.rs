@@ -40,7 +40,8 @@ pub(super) fn decode_conversation(
     read_conversation(row).map_err(backend(operation))?.decode()
 }
 
-pub(super) const MESSAGE_COLUMNS: &str = "seq, role, author, text, decision::text, created_at";
+pub(super) const MESSAGE_COLUMNS: &str =
+    "conversation_seq, role, author, text, decision::text, created_at";
 
 /// Columns [`MESSAGE_COLUMNS`] from `offset` on.
 pub(super) fn read_message(row: &Row, offset: usize) -> Result<RawMessage, tokio_postgres::Error> {
@@ -194,8 +195,10 @@ impl ConversationStore for PostgresStore {
 
         let insert_message = transaction
             .prepare_cached(
-                "INSERT INTO messages (conversation_id, role, author, text, decision, reason, confidence, created_at)
-                 VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7, $8) RETURNING seq",
+                "INSERT INTO messages (conversation_id, conversation_seq, role, author, text, decision, reason, confidence, created_at)
+                 VALUES ($1, (SELECT COALESCE(MAX(conversation_seq), 0) + 1 FROM messages WHERE conversation_id = $1),
+                         $2, $3, $4, $5::text::jsonb, $6, $7, $8)
+                 RETURNING conversation_seq",
             )
             .await
             .map_err(backend(OP))?;

@@ -57,10 +57,12 @@ fn apply_in(
             .as_ref()
             .map(|decision| encode_json(OP, decision))
             .transpose()?;
-        transaction
-            .execute(
-                "INSERT INTO messages (conversation_id, role, author, text, decision, reason, confidence, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        let seq: i64 = transaction
+            .query_row(
+                "INSERT INTO messages (conversation_id, conversation_seq, role, author, text, decision, reason, confidence, created_at)
+                 VALUES (?1, (SELECT COALESCE(MAX(conversation_seq), 0) + 1 FROM messages WHERE conversation_id = ?1),
+                         ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 RETURNING conversation_seq",
                 params![
                     id_text,
                     message.role.as_str(),
@@ -71,10 +73,11 @@ fn apply_in(
                     message.decision.as_ref().map(|d| f64::from(d.confidence)),
                     now
                 ],
+                |row| row.get(0),
             )
             .map_err(backend(OP))?;
         messages.push(StoredMessage {
-            seq: transaction.last_insert_rowid(),
+            seq,
             role: message.role,
             author: message.author,
             text: message.text,
@@ -207,7 +210,7 @@ impl ConversationStore for SqliteStore {
             let rows = query_rows(
                 connection,
                 "read messages",
-                "SELECT seq, role, author, text, decision, created_at FROM messages
+                "SELECT conversation_seq, role, author, text, decision, created_at FROM messages
                  WHERE conversation_id = ?1 ORDER BY seq",
                 params![id.to_string()],
                 read_message,

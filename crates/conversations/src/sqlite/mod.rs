@@ -290,8 +290,8 @@ mod tests {
     use fathom_core::{CustomerAttributes, WorkspaceId};
 
     use super::*;
-    use crate::model::{Change, NewMessage, TokenHash};
-    use crate::{ConversationStore, OutboxStore};
+    use crate::model::{Change, ConversationId, NewMessage, TokenHash};
+    use crate::{ConversationReports, ConversationStore, OutboxStore};
 
     /// A store written before migrations existed (its tables, no `schema_migrations`), with an
     /// inbound delivery id keyed without its workspace: opening it applies the migrations, and a
@@ -347,7 +347,7 @@ mod tests {
             .iter()
             .map(|m| m.version)
             .collect();
-        assert_eq!(versions, [1, 2]);
+        assert_eq!(versions, [1, 2, 3]);
         let pruned = store.prune(0, i64::MAX).await.unwrap();
         assert_eq!(
             pruned.inbound_ids, 2,
@@ -355,5 +355,69 @@ mod tests {
         );
         drop(store);
         SqliteStore::open(&path).expect("opening a migrated store again is a no-op");
+    }
+
+    /// A store from before messages were numbered per conversation (migration 0003): messages of
+    /// two conversations interleaved under one counter, and feedback naming a message by it.
+    /// After the upgrade each transcript counts from 1, the feedback names the same message by
+    /// its new number, and the next message continues the count.
+    #[tokio::test]
+    async fn a_store_numbered_across_conversations_is_renumbered_per_conversation() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("conversations.sqlite");
+        let (a, b) = (ConversationId::random(), ConversationId::random());
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(crate::migrate::SQLITE[0].sql).unwrap();
+            for id in [a, b] {
+                old.execute(
+                    "INSERT INTO conversations VALUES (?1, 'acme', ?2, 'bot', '{}', NULL, 1, 1)",
+                    rusqlite::params![id.to_string(), TokenHash::of(&id.to_string()).as_str()],
+                )
+                .unwrap();
+            }
+            // Global seqs 1..=5: a, b, a, b, a.
+            for (conversation, text) in [(a, "a1"), (b, "b1"), (a, "a2"), (b, "b2"), (a, "a3")] {
+                old.execute(
+                    "INSERT INTO messages (conversation_id, role, text, created_at) VALUES (?1, 'customer', ?2, 1)",
+                    rusqlite::params![conversation.to_string(), text],
+                )
+                .unwrap();
+            }
+            // Feedback on b's second message (global seq 4).
+            old.execute(
+                "INSERT INTO feedback (conversation_id, message_seq, rating, created_at) VALUES (?1, 4, 'up', 1)",
+                rusqlite::params![b.to_string()],
+            )
+            .unwrap();
+        }
+
+        let store = SqliteStore::open(&path).unwrap();
+        let numbered = |messages: Vec<crate::StoredMessage>| -> Vec<(i64, String)> {
+            messages.into_iter().map(|m| (m.seq, m.text)).collect()
+        };
+        assert_eq!(
+            numbered(store.messages(a).await.unwrap()),
+            [(1, "a1".into()), (2, "a2".into()), (3, "a3".into())]
+        );
+        assert_eq!(
+            numbered(store.messages(b).await.unwrap()),
+            [(1, "b1".into()), (2, "b2".into())]
+        );
+        let feedback = store.feedback(b).await.unwrap();
+        assert_eq!(feedback[0].message_seq, Some(2), "b2 is b's second message");
+        let acme = WorkspaceId::parse("acme").unwrap();
+        let next = store
+            .apply(
+                &acme,
+                b,
+                Change {
+                    messages: vec![NewMessage::customer("b3")],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(next.messages[0].seq, 3);
     }
 }

@@ -119,7 +119,7 @@ fn read_activity(
         connection,
         OP,
         &format!(
-            "SELECT conversation_id, seq, role, author, text, decision, created_at FROM messages
+            "SELECT conversation_id, conversation_seq, role, author, text, decision, created_at FROM messages
              WHERE conversation_id IN ({SELECTION}) ORDER BY seq"
         ),
         selection,
