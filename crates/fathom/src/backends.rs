@@ -99,6 +99,15 @@ impl Backends {
             .with_replies(Replies::new(library));
         if let Some(path) = &settings.answerability_model {
             engine = engine.with_models(ModelFile::load(path)?);
+        } else if settings.embedder == EmbedderKind::Openai {
+            // The built-in dense model reads MiniLM's cosines; a remote model's are on another
+            // scale. Judge without them unless a file fitted on this embedder is given.
+            tracing::warn!(
+                "the built-in answerability model was fitted on all-MiniLM-L6-v2: with --embedder openai \
+                 the judge reads no dense score; give --answerability-model a file fitted on this \
+                 embedder (`fathom answerability fit`) to use it"
+            );
+            engine = engine.with_models(ModelFile::builtin().without_dense());
         }
         let calibrated = calibrations(settings, engine.model_name());
         Ok(engine.with_workspace_calibration(calibrated))

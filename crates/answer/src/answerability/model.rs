@@ -138,6 +138,19 @@ impl ModelFile {
         Ok(file)
     }
 
+    /// This file for a dense embedder its `dense` model was not fitted on: another model's
+    /// cosines live on another scale (E5's sit around 0.8 where MiniLM's sit around 0.3), so
+    /// reading them with these weights answers far too often. Every message is judged as one in
+    /// a language the dense model does not read (the `foreign` model, else the lexical one).
+    pub fn without_dense(mut self) -> Self {
+        let stand_in = self.model(Self::FOREIGN).clone();
+        self.models.insert(Self::DENSE.to_string(), stand_in);
+        self.provenance.note.push_str(
+            " [dense model replaced by the foreign one: the configured embedder is not the one it was fitted on]",
+        );
+        self
+    }
+
     /// The model called `name`, else the lexical one (every file has both).
     pub fn model(&self, name: &str) -> &AnswerModel {
         self.models
@@ -192,6 +205,16 @@ mod tests {
                 && d.contains("xquad-zh")),
             "the provenance names the sets the bar was set on"
         );
+    }
+
+    #[test]
+    fn without_dense_judges_every_message_without_a_dense_feature() {
+        let file = ModelFile::builtin().without_dense();
+        let dense = file.model(ModelFile::DENSE);
+        assert_eq!(dense, file.model(ModelFile::FOREIGN));
+        for feature in dense.rerank.features().chain(dense.answer.features()) {
+            assert!(!super::super::is_dense_feature(feature), "{feature}");
+        }
     }
 
     #[test]
