@@ -191,6 +191,38 @@ const INTERNAL: i32 = 13;
 /// How qdrant-client's channel pool words a connection it could not open.
 const CONNECT_FAILED: &str = "Failed to connect to";
 
+/// One method per request kind, each a [`Connection::send`] of that request:
+/// `connection.get_points(request)` rather than a closure at every call site.
+macro_rules! requests {
+    ($($method:ident($request:ident) -> $response:ident;)*) => {
+        impl Connection {
+            $(
+                async fn $method(
+                    &self,
+                    request: qdrant_client::qdrant::$request,
+                ) -> Result<qdrant_client::qdrant::$response, CallError> {
+                    self.send(request, |client, request| async move {
+                        client.$method(request).await
+                    })
+                    .await
+                }
+            )*
+        }
+    };
+}
+
+requests! {
+    count(CountPoints) -> CountResponse;
+    create_collection(CreateCollection) -> CollectionOperationResponse;
+    create_field_index(CreateFieldIndexCollection) -> PointsOperationResponse;
+    delete_points(DeletePoints) -> PointsOperationResponse;
+    get_points(GetPoints) -> GetResponse;
+    query(QueryPoints) -> QueryResponse;
+    scroll(ScrollPoints) -> ScrollResponse;
+    set_payload(SetPayloadPoints) -> PointsOperationResponse;
+    upsert_points(UpsertPoints) -> PointsOperationResponse;
+}
+
 /// `Some(wait hint)` when the error may clear by itself.
 fn transient(error: &QdrantError) -> Option<Option<Duration>> {
     match error {

@@ -130,12 +130,7 @@ impl QdrantSyncState {
         let request = CreateCollectionBuilder::new(&self.collection)
             .timeout(self.connection.timeout_secs())
             .build();
-        let created = self
-            .connection
-            .send(request, |client, request| async move {
-                client.create_collection(request).await
-            })
-            .await;
+        let created = self.connection.create_collection(request).await;
         if let Err(error) = created {
             // Created by another process meanwhile?
             let exists = self.connection.collection_exists(&name).await?;
@@ -148,11 +143,7 @@ impl QdrantSyncState {
                 CreateFieldIndexCollectionBuilder::new(&self.collection, field, FieldType::Keyword)
                     .wait(true)
                     .build();
-            self.connection
-                .send(request, |client, request| async move {
-                    client.create_field_index(request).await
-                })
-                .await?;
+            self.connection.create_field_index(request).await?;
         }
         Ok(())
     }
@@ -179,9 +170,7 @@ impl QdrantSyncState {
             .build();
         let response = self
             .connection
-            .send(request, |client, request| async move {
-                client.get_points(request).await
-            })
+            .get_points(request)
             .await
             .map_err(self.error(workspace, "read"))?;
         Ok(response.result.into_iter().next().map(|point| {
@@ -224,9 +213,7 @@ impl QdrantSyncState {
             .timeout(self.connection.timeout_secs())
             .build();
         self.connection
-            .send(request, |client, request| async move {
-                client.set_payload(request).await
-            })
+            .set_payload(request)
             .await
             .map_err(self.error(workspace, operation))?;
         Ok(())
@@ -264,9 +251,7 @@ impl QdrantSyncState {
             .timeout(self.connection.timeout_secs())
             .build();
         self.connection
-            .send(request, |client, request| async move {
-                client.delete_points(request).await
-            })
+            .delete_points(request)
             .await
             .map_err(self.error(workspace, "cleaned"))?;
         Ok(())
@@ -288,9 +273,7 @@ impl QdrantSyncState {
             .build();
         let response = self
             .connection
-            .send(request, |client, request| async move {
-                client.get_points(request).await
-            })
+            .get_points(request)
             .await
             .map_err(self.error(workspace, "read"))?;
         let mut pieces: Vec<(u64, String)> = response
@@ -365,9 +348,7 @@ impl SyncStateStore for QdrantSyncState {
                     .timeout(self.connection.timeout_secs())
                     .build();
                 self.connection
-                    .send(request, |client, request| async move {
-                        client.upsert_points(request).await
-                    })
+                    .upsert_points(request)
                     .await
                     .map_err(self.error(workspace, "locked"))?;
             }
@@ -471,9 +452,7 @@ impl SyncStateStore for QdrantSyncState {
                 .timeout(self.connection.timeout_secs())
                 .build();
             self.connection
-                .send(request, |client, request| async move {
-                    client.upsert_points(request).await
-                })
+                .upsert_points(request)
                 .await
                 .map_err(self.error(workspace, "written"))?;
         }

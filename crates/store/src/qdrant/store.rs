@@ -169,9 +169,7 @@ impl QdrantStore {
             .timeout(self.connection.timeout_secs())
             .build();
         self.connection
-            .send(request, |client, request| async move {
-                client.create_collection(request).await
-            })
+            .create_collection(request)
             .await
             .map_err(self.error("create collection"))?;
         tracing::info!(collection = %self.collection, "created the Qdrant collection");
@@ -190,9 +188,7 @@ impl QdrantStore {
         }
         let request = request.build();
         self.connection
-            .send(request, |client, request| async move {
-                client.create_field_index(request).await
-            })
+            .create_field_index(request)
             .await
             .map_err(self.error("create payload index"))?;
         Ok(())
@@ -310,9 +306,7 @@ impl VectorStore for QdrantStore {
                 .timeout(self.connection.timeout_secs())
                 .build();
             self.connection
-                .send(request, |client, request| async move {
-                    client.upsert_points(request).await
-                })
+                .upsert_points(request)
                 .await
                 .map_err(self.error("upsert"))?;
         }
@@ -338,9 +332,7 @@ impl VectorStore for QdrantStore {
             .timeout(self.connection.timeout_secs())
             .build();
         self.connection
-            .send(request, |client, request| async move {
-                client.delete_points(request).await
-            })
+            .delete_points(request)
             .await
             .map_err(self.error("delete"))?;
         Ok(())
@@ -364,9 +356,7 @@ impl VectorStore for QdrantStore {
             let request = request.build();
             let response = self
                 .connection
-                .send(request, |client, request| async move {
-                    client.scroll(request).await
-                })
+                .scroll(request)
                 .await
                 .map_err(self.error("scroll"))?;
             ids.extend(response.result.into_iter().filter_map(|point| {
@@ -389,9 +379,7 @@ impl VectorStore for QdrantStore {
             .build();
         let response = self
             .connection
-            .send(request, |client, request| async move {
-                client.count(request).await
-            })
+            .count(request)
             .await
             .map_err(self.error("count"))?;
         Ok(response.result.map_or(0, |r| r.count as usize))
@@ -457,9 +445,7 @@ impl VectorStore for QdrantStore {
         .build();
         let response = self
             .connection
-            .send(request, |client, request| async move {
-                client.query(request).await
-            })
+            .query(request)
             .await
             .map_err(self.error("query"))?;
         Ok(response
@@ -487,9 +473,7 @@ impl VectorStore for QdrantStore {
         let request = request.build();
         let response = self
             .connection
-            .send(request, |client, request| async move {
-                client.scroll(request).await
-            })
+            .scroll(request)
             .await
             .map_err(self.error("scroll"))?;
         Ok(PointPage {
