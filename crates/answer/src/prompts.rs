@@ -52,6 +52,7 @@ const BUILTIN: &[(&str, &str)] = &[
     builtin!("replies/clarify_one.md"),
     builtin!("replies/clarify_two.md"),
     builtin!("replies/clarify_three.md"),
+    builtin!("replies/locale_fallback.md"),
 ];
 
 /// `(file, text)` of `prompts/<locale>/<file>`.
@@ -81,6 +82,7 @@ macro_rules! replies_in {
             builtin_in!($locale, "replies/clarify_one.md"),
             builtin_in!($locale, "replies/clarify_two.md"),
             builtin_in!($locale, "replies/clarify_three.md"),
+            builtin_in!($locale, "replies/locale_fallback.md"),
         ]
     };
 }
@@ -315,6 +317,8 @@ pub enum Reply {
     TooLong,
     /// A clarifying question without options to name.
     ClarifyOpen,
+    /// Before an answer quoted from an article in another language than the customer's.
+    LocaleFallback,
 }
 
 impl Reply {
@@ -329,6 +333,7 @@ impl Reply {
             Self::Empty => "replies/empty.md",
             Self::TooLong => "replies/too_long.md",
             Self::ClarifyOpen => "replies/clarify_open.md",
+            Self::LocaleFallback => "replies/locale_fallback.md",
         }
     }
 }
@@ -406,6 +411,7 @@ mod tests {
             Reply::Empty,
             Reply::TooLong,
             Reply::ClarifyOpen,
+            Reply::LocaleFallback,
         ] {
             assert!(!replies.text(None, reply).is_empty(), "{reply:?}");
         }

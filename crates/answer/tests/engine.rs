@@ -43,6 +43,39 @@ fn extractive(fixture: &Fixture) -> AnswerEngine {
     AnswerEngine::new(fixture.retriever.clone(), AnswerConfig::default(), None)
 }
 
+/// A customer whose widget declares German asks (in English) what only an English article
+/// answers: the extractive answer quotes it as written, after one sentence in German saying that
+/// the article is in another language. In the article's own language, no such sentence.
+#[tokio::test]
+async fn an_answer_quoted_from_an_article_in_another_language_says_so_in_the_customers() {
+    let fixture = fixture().await;
+    let engine = extractive(&fixture);
+    let question = "How do I get a refund for my annual plan?";
+    let mut german = conversation(&fixture, &[], question);
+    german.customer.locale = Some("de-DE".into());
+    let decision = engine.decide(&german).await;
+    assert_eq!(decision.decision, DecisionKind::Answer, "{decision:#?}");
+    let notice = Replies::default().text(Some("de"), fathom_answer::Reply::LocaleFallback);
+    assert!(
+        decision.answer.starts_with(&format!("{notice}\n\n")),
+        "{}",
+        decision.answer
+    );
+    assert!(decision.answer.contains("prorated"), "{}", decision.answer);
+
+    let mut english = conversation(&fixture, &[], question);
+    english.customer.locale = Some("en-GB".into());
+    let decision = engine.decide(&english).await;
+    assert_eq!(decision.decision, DecisionKind::Answer, "{decision:#?}");
+    assert!(!decision.answer.contains(&notice), "{}", decision.answer);
+    let english_notice = Replies::default().text(None, fathom_answer::Reply::LocaleFallback);
+    assert!(
+        !decision.answer.contains(&english_notice),
+        "{}",
+        decision.answer
+    );
+}
+
 #[tokio::test]
 async fn a_question_the_articles_answer_gets_a_cited_extractive_answer() {
     let fixture = fixture().await;

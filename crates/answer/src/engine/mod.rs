@@ -676,6 +676,7 @@ impl AnswerEngine {
                 let text = self.replies.text(input.locale(), Reply::NoContent);
                 input.hand_off(Reason::UnsupportedAnswer, text)
             });
+            let draft = self.say_when_quoted_in_another_language(input, &found, draft);
             trace.time("generate", started);
             return found.draft(draft);
         };
@@ -710,6 +711,38 @@ impl AnswerEngine {
 
     /// The best chunk's most relevant passage, cited, or a handoff when the support check finds
     /// a sentence its source does not hold; `None` when there is no passage to quote.
+    /// An extractive answer quotes its article as written. When that article is in another
+    /// language than the one the bot replies in (locale routing fell back to the workspace's
+    /// other locales), say so first, in the customer's language.
+    fn say_when_quoted_in_another_language(
+        &self,
+        input: &Input<'_>,
+        found: &Found,
+        mut draft: Draft,
+    ) -> Draft {
+        if draft.kind != DecisionKind::Answer {
+            return draft;
+        }
+        let language = |locale: Option<&str>| locale.and_then(fathom_text::Language::from_locale);
+        let Some(customer) = language(input.locale()) else {
+            return draft;
+        };
+        let cited = draft.citations.first().and_then(|citation| {
+            found
+                .hits
+                .iter()
+                .find(|hit| hit.chunk.article_id == citation.article_id)
+        });
+        let Some(article) = cited.and_then(|hit| language(hit.chunk.locale.as_deref())) else {
+            return draft;
+        };
+        if article != customer {
+            let notice = self.replies.text(input.locale(), Reply::LocaleFallback);
+            draft.answer = format!("{notice}\n\n{}", draft.answer);
+        }
+        draft
+    }
+
     fn extractive_reply(&self, input: &Input<'_>, found: &Found) -> Option<Draft> {
         let (text, citations) = extractive_answer(&found.hits, &found.query);
         if text.is_empty() {
