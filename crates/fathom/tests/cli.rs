@@ -6,7 +6,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{assert_success, fathom_with_embedder, qdrant_url, repo_root, TestCollection};
+use common::{assert_success, fathom_with_embedder, repo_root};
+use fathom_store::testing::{qdrant_url, TestCollection};
 use serde_json::Value;
 use tempfile::TempDir;
 

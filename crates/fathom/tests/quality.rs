@@ -182,13 +182,13 @@ fn eval_within_gates(set: &str, gates: &[&str]) {
 /// `QDRANT_URL` names a server (see DEVELOPERS.md); prints "skipped" otherwise.
 #[test]
 fn retrieval_on_a_qdrant_server_matches_the_embedded_index() {
-    let Some(url) = common::qdrant_url("eval-retrieval parity") else {
+    let Some(url) = fathom_store::testing::qdrant_url("eval-retrieval parity") else {
         return;
     };
     let _index = EVAL_INDEX
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let collection = common::TestCollection::new(&url, "eval");
+    let collection = fathom_store::testing::TestCollection::new(&url, "eval");
     let on_server = |cmd: &mut Command| {
         cmd.args(["--vector-store", "qdrant", "--qdrant-url", &url])
             .args(["--qdrant-collection", &collection.name]);

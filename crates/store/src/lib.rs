@@ -19,6 +19,7 @@
 mod edge;
 mod file_state;
 mod qdrant;
+pub mod testing;
 mod unpluggable;
 
 use fathom_core::{Chunk, StoreError};

@@ -3,13 +3,11 @@
 //! endpoint, e.g. `http://127.0.0.1:6334`; see DEVELOPERS.md). Without it the server's half
 //! prints "skipped". Each test gets its own collection on the server, deleted afterwards.
 
-mod common;
-
-use common::{qdrant_url, TestCollection};
 use fathom_core::{
     ArticleId, Chunk, ChunkId, HybridQuery, IndexFingerprint, IndexedChunk, SparseVector,
     StoreError, VectorStore, WorkspaceId,
 };
+use fathom_store::testing::{qdrant_url, TestCollection};
 use fathom_store::{EdgeStore, EdgeStoreConfig, FusionConfig, HybridFusion, QdrantStore};
 use tempfile::TempDir;
 

@@ -2,12 +2,10 @@
 //! backend available here: files beside the embedded index always, and a real Qdrant server when
 //! `QDRANT_URL` names one (otherwise its half prints "skipped").
 
-mod common;
-
 use std::time::Duration;
 
-use common::{qdrant_url, TestCollection};
 use fathom_core::{SyncStateError, SyncStateStore, WorkspaceId};
+use fathom_store::testing::{qdrant_url, TestCollection};
 use fathom_store::{FileSyncState, QdrantSyncState};
 use tempfile::TempDir;
 

@@ -527,13 +527,13 @@ fn no_paragraph_of_the_shared_eval_articles_is_flagged() {
     assert!(flagged.is_empty(), "false positives: {flagged:#?}");
 }
 
-/// `$FATHOM_SHARED_EVALS`, else `../shared/evals` beside the repository, else
-/// `/work/shared/evals` (as crates/fathom/tests/quality.rs looks for them).
+/// `$FATHOM_SHARED_EVALS`, else `../shared/evals` beside the repository (as
+/// crates/fathom/tests/quality.rs looks for them).
 fn shared_evals() -> Option<std::path::PathBuf> {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     std::env::var_os("FATHOM_SHARED_EVALS")
         .map(std::path::PathBuf::from)
         .into_iter()
-        .chain([repo.join("../shared/evals"), "/work/shared/evals".into()])
+        .chain([repo.join("../shared/evals")])
         .find(|root| root.join("tv-manual/cases.jsonl").is_file())
 }

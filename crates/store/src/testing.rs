@@ -1,6 +1,8 @@
-//! Test helpers: the Qdrant server to test against, and throwaway collections on it.
+//! For tests of this crate and the ones above it: the Qdrant server that `QDRANT_URL` names, and
+//! throwaway collections on it. Without that variable the Qdrant-server tests print that they
+//! were skipped (no registry ships the server; DEVELOPERS.md says how to get one).
 
-use fathom_store::QdrantConfig;
+use crate::QdrantConfig;
 
 /// `QDRANT_URL` (the server's gRPC endpoint), or `None` after printing that `what` was skipped.
 pub fn qdrant_url(what: &str) -> Option<String> {
@@ -18,7 +20,7 @@ pub fn qdrant_url(what: &str) -> Option<String> {
 /// A uniquely named collection (and its `_sync` companion) on the server, deleted on drop.
 pub struct TestCollection {
     url: String,
-    name: String,
+    pub name: String,
 }
 
 impl TestCollection {
