@@ -12,6 +12,8 @@ pub struct RetrievalCaseResult {
     pub case_id: String,
     pub gold: Vec<String>,
     pub retrieved: Vec<String>,
+    /// The score of each retrieved article's best chunk, in the same order.
+    pub scores: Vec<f32>,
     pub rank: Option<usize>,
     pub latency_ms: f64,
 }
@@ -60,13 +62,16 @@ pub async fn evaluate_retrieval(
             })
             .await?;
         let mut retrieved: Vec<String> = Vec::new();
+        let mut scores = Vec::new();
         for hit in &results.hits {
             let id = hit.chunk.article_id.as_str();
             if !retrieved.iter().any(|r| r == id) {
                 retrieved.push(id.to_string());
+                scores.push(hit.score);
             }
         }
         retrieved.truncate(MAX_RANK);
+        scores.truncate(MAX_RANK);
         let rank = retrieved
             .iter()
             .position(|r| case.gold_article_ids.contains(r))
@@ -75,6 +80,7 @@ pub async fn evaluate_retrieval(
             case_id: case.id.clone(),
             gold: case.gold_article_ids.clone(),
             retrieved,
+            scores,
             rank,
             latency_ms: results.embed_ms + results.query_ms,
         });
@@ -134,6 +140,7 @@ mod tests {
             case_id: "c".into(),
             gold: vec![],
             retrieved: vec![],
+            scores: vec![],
             rank,
             latency_ms: 1.0,
         }

@@ -82,10 +82,28 @@ fn retrieval_quality_holds_on_the_shared_sets_and_hybrid_beats_both_halves() {
         if hybrid_best {
             cmd.arg("--require-hybrid-best");
         }
+        let cases_path = repo_root()
+            .join("target")
+            .join(format!("fathom-eval-retrieval-{set}.jsonl"));
         let report = run(cmd
             .arg(format!("--min-hit-at-5={min_hit_at_5}"))
-            .arg(format!("--min-mrr={min_mrr}")));
+            .arg(format!("--min-mrr={min_mrr}"))
+            .arg("--cases")
+            .arg(&cases_path));
         eprintln!("{set}: {report}");
+        // `--cases`: one line per case and mode, and they add up to the summary's hit@1.
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&cases_path)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        for mode in report["modes"].as_array().unwrap() {
+            let of_mode: Vec<_> = lines.iter().filter(|l| l["mode"] == mode["mode"]).collect();
+            assert_eq!(of_mode.len() as u64, mode["cases"].as_u64().unwrap());
+            let at_1 = of_mode.iter().filter(|l| l["case"]["rank"] == 1).count();
+            let hit_at_1 = at_1 as f64 / of_mode.len() as f64;
+            assert!((hit_at_1 - mode["hit_at_1"].as_f64().unwrap()).abs() < 1e-9);
+        }
     }
 }
 

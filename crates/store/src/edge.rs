@@ -20,8 +20,8 @@ use qdrant_edge::{
 };
 
 use crate::{
-    check_dimension, chunk_payload, cosine, payload_chunk, FusionConfig, HybridFusion, BM25_VECTOR,
-    DENSE_VECTOR, KEYWORD_FIELDS,
+    check_dimension, chunk_payload, cosine, in_rank_order, payload_chunk, FusionConfig,
+    HybridFusion, BM25_VECTOR, DENSE_VECTOR, KEYWORD_FIELDS,
 };
 
 #[derive(Debug, Clone)]
@@ -452,10 +452,12 @@ impl VectorStore for EdgeStore {
         let points = self
             .blocking("query", move |shard| shard.query(request))
             .await?;
-        Ok(points
-            .into_iter()
-            .filter_map(|p| to_hit(p, dense_query.as_deref()))
-            .collect())
+        Ok(in_rank_order(
+            points
+                .into_iter()
+                .filter_map(|p| to_hit(p, dense_query.as_deref()))
+                .collect(),
+        ))
     }
 
     async fn scroll(

@@ -22,7 +22,7 @@ mod qdrant;
 pub mod testing;
 mod unpluggable;
 
-use fathom_core::{Chunk, StoreError};
+use fathom_core::{Chunk, SearchHit, StoreError};
 
 pub use edge::{EdgeStore, EdgeStoreConfig};
 pub use file_state::FileSyncState;
@@ -110,6 +110,23 @@ fn payload_chunk(
 
 /// Cosine similarity of the query and a stored dense vector. Hybrid scores are fused; the
 /// cosine tells how close the chunk really is, which is what answerability is judged on.
+/// Hits best first, equal scores by article id, then by position in the article.
+///
+/// Equal scores are common (an article section copied into two articles scores the same to the
+/// last bit), and each engine returns them in its storage order: insertion order on edge, the
+/// order of a server's segments, which changes as it merges them. Without this the same
+/// question could cite a different article from one backend to the other, or from one day to
+/// the next (the tv-manual set had 9 of 423 BM25 top hits flip between them).
+fn in_rank_order(mut hits: Vec<SearchHit>) -> Vec<SearchHit> {
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.chunk.article_id.as_str().cmp(b.chunk.article_id.as_str()))
+            .then_with(|| a.chunk.position.cmp(&b.chunk.position))
+    });
+    hits
+}
+
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();

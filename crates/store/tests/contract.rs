@@ -191,6 +191,37 @@ async fn bm25_query_finds_chunks_sharing_terms_and_only_those() {
     }
 }
 
+/// Equal scores come back in one order on every backend, whatever order the points were
+/// written in: article id, then position. Each engine would otherwise return ties in its own
+/// storage order (insertion order on edge, segment order on a server).
+#[tokio::test]
+async fn equal_scores_are_ordered_by_article_then_position_on_every_backend() {
+    for backend in backends().await {
+        // The same section copied into three articles, written in reverse order, and in two
+        // batches so that a server may keep them in different segments.
+        for article in ["zebra", "mango", "apple"] {
+            backend
+                .store
+                .upsert(vec![
+                    point("acme", article, 1, 3, &[7, 8]),
+                    point("acme", article, 0, 3, &[7, 8]),
+                ])
+                .await
+                .unwrap();
+        }
+        let expected = vec!["apple", "apple", "mango", "mango", "zebra", "zebra"];
+        for (mode, q) in [
+            ("bm25", query("acme", None, Some(&[7]))),
+            ("dense", query("acme", Some(3), None)),
+        ] {
+            let hits = backend.store.query(q).await.unwrap();
+            assert_eq!(article_ids(&hits), expected, "{} {mode}", backend.name);
+            let positions: Vec<u32> = hits.iter().map(|h| h.chunk.position).collect();
+            assert_eq!(positions, vec![0, 1, 0, 1, 0, 1], "{} {mode}", backend.name);
+        }
+    }
+}
+
 #[tokio::test]
 async fn hybrid_query_fuses_both_halves() {
     for backend in backends().await {

@@ -32,6 +32,11 @@ pub struct EvalRetrievalArgs {
     /// Print the metrics as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write every case's outcome to this file, one JSON object per line and mode: its id,
+    /// gold articles, the articles retrieved (best first) and the gold's rank. For reading the
+    /// misses, or diffing two runs (two backends, two settings) case by case.
+    #[arg(long, value_name = "FILE")]
+    pub cases: Option<PathBuf>,
     /// Fail (exit 1) when hybrid hit@5 is below this.
     #[arg(long)]
     pub min_hit_at_5: Option<f64>,
@@ -62,6 +67,9 @@ pub async fn run(settings: &Settings, args: EvalRetrievalArgs) -> anyhow::Result
         }
     }
 
+    if let Some(path) = &args.cases {
+        write_cases(path, &all)?;
+    }
     if args.json {
         print_json(&serde_json::json!({"set": set.name, "modes": all}))?;
     } else {
@@ -103,6 +111,23 @@ pub async fn run(settings: &Settings, args: EvalRetrievalArgs) -> anyhow::Result
         }
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// `--cases`: one line per case and mode.
+fn write_cases(path: &std::path::Path, all: &[RetrievalMetrics]) -> anyhow::Result<()> {
+    let mut out = Vec::new();
+    for metrics in all {
+        for case in &metrics.per_case {
+            let line = serde_json::json!({
+                "mode": metrics.mode,
+                "carry": metrics.carry,
+                "case": case,
+            });
+            serde_json::to_writer(&mut out, &line)?;
+            out.push(b'\n');
+        }
+    }
+    std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Open the backends and sync the set's articles into its throwaway workspace `eval-<set>`

@@ -20,8 +20,8 @@ use qdrant_client::qdrant::{
 
 use super::{CallError, Connection, QdrantConfig};
 use crate::{
-    check_dimension, chunk_payload, cosine, payload_chunk, FusionConfig, HybridFusion, BM25_VECTOR,
-    DENSE_VECTOR, KEYWORD_FIELDS,
+    check_dimension, chunk_payload, cosine, in_rank_order, payload_chunk, FusionConfig,
+    HybridFusion, BM25_VECTOR, DENSE_VECTOR, KEYWORD_FIELDS,
 };
 
 /// Key of the collection metadata entry holding the [`IndexFingerprint`].
@@ -448,11 +448,13 @@ impl VectorStore for QdrantStore {
             .query(request)
             .await
             .map_err(self.error("query"))?;
-        Ok(response
-            .result
-            .into_iter()
-            .filter_map(|point| to_hit(point, dense_query.as_deref()))
-            .collect())
+        Ok(in_rank_order(
+            response
+                .result
+                .into_iter()
+                .filter_map(|point| to_hit(point, dense_query.as_deref()))
+                .collect(),
+        ))
     }
 
     async fn scroll(
