@@ -46,7 +46,7 @@ pub fn assess(model: &AnswerModel, asked: &Asked, hits: &[SearchHit], depth: usi
     let features = CaseFeatures::new(asked, &candidates, &scores, &order);
     let confidence = features
         .as_ref()
-        .map_or(0.0, |f| model.answer.probability(|name| f.get(name)));
+        .map_or(0.0, |f| model.confidence(|name| f.get(name)));
     order.extend(candidates.len()..hits.len());
     Assessment {
         order,

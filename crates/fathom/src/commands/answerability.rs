@@ -56,9 +56,15 @@ pub struct FitArgs {
     /// Print the leave-one-set-out report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Keep this model file's reranks (same names) and fit only the answer models.
+    /// Keep this model file's reranks (same names) and fit only the answer models; the models
+    /// not named in --models are kept from it too.
     #[arg(long, value_name = "MODEL.json")]
     pub keep_rerank: Option<PathBuf>,
+    /// The models to fit: `dense` (hybrid retrieval), `lexical` (BM25 only), `foreign` (a message
+    /// in a language the dense model does not read). The others are kept from --keep-rerank,
+    /// else from the shipped file.
+    #[arg(long, value_delimiter = ',', default_value = "dense,lexical", value_parser = ["dense", "lexical", "foreign"])]
+    pub models: Vec<String>,
     /// Also judge every set with this model file (e.g. the shipped one), for comparison.
     #[arg(long, value_name = "MODEL.json")]
     pub compare: Option<PathBuf>,
@@ -157,8 +163,9 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
         data,
         date: today(),
         command: format!(
-            "fathom answerability dump <sets> --out <dump>; fathom answerability fit {} --max-false-resolution {}{} --out {}",
+            "fathom answerability dump <sets> --out <dump>; fathom answerability fit {} --models {} --max-false-resolution {}{} --out {}",
             dumps.join(" "),
+            args.models.join(","),
             args.max_false_resolution,
             args.keep_rerank.as_ref().map_or_else(String::new, |p| format!(" --keep-rerank {}", p.display())),
             args.out.file_name().map_or_else(String::new, |n| n.to_string_lossy().into())
@@ -173,7 +180,14 @@ fn fit(args: FitArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Some(ModelFile::load(path)?),
         None => None,
     };
-    let (file, report) = fit_file(&cases, args.max_false_resolution, provenance, kept.as_ref());
+    let fit: Vec<&str> = args.models.iter().map(String::as_str).collect();
+    let (file, report) = fit_file(
+        &cases,
+        args.max_false_resolution,
+        provenance,
+        kept.as_ref(),
+        &fit,
+    );
     std::fs::write(&args.out, serde_json::to_string_pretty(&file)? + "\n")
         .with_context(|| format!("writing {}", args.out.display()))?;
     if args.json {
