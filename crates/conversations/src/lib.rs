@@ -39,7 +39,7 @@ pub use model::{
     FeedbackRecord, ListQuery, MessageRole, NewEvent, NewFeedback, NewMessage, OutboxEvent,
     OutboxStatus, Pruned, Rating, StoredConversation, StoredMessage, TokenHash, WorkspaceStats,
 };
-pub use postgres::{PostgresOptions, PostgresStore};
+pub use postgres::{PostgresOptions, PostgresStore, PostgresTlsError};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,9 @@ pub enum StoreError {
     /// The database's schema cannot be brought to what this build expects (see [`migrate`]).
     #[error("conversation store schema: {0}")]
     Schema(#[from] migrate::SchemaError),
+    /// The Postgres URL's TLS settings cannot be used, or the server's certificate fails them.
+    #[error("conversation store tls: {0}")]
+    Tls(#[from] PostgresTlsError),
     #[error("conversation store operation {operation} failed: {reason}")]
     Backend {
         operation: &'static str,
@@ -75,6 +78,7 @@ impl StoreError {
             Self::EventNotFound(_) => "outbox_event_not_found",
             Self::Open { .. } => "store_unavailable",
             Self::Schema(error) => error.code(),
+            Self::Tls(error) => error.code(),
             Self::Backend { .. } => "store_error",
         }
     }

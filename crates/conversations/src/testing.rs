@@ -2,25 +2,24 @@
 //! `FATHOM_TEST_DATABASE_URL` names (scripts/test.sh starts a throwaway cluster and sets it).
 //! Without that variable the Postgres tests print that they were skipped.
 
-use std::str::FromStr;
-
-use tokio_postgres::NoTls;
+use crate::postgres::tls::PostgresConnect;
 
 /// The variable naming a Postgres server the tests may create databases on.
 pub const DATABASE_URL_VARIABLE: &str = "FATHOM_TEST_DATABASE_URL";
 
 /// The URL of a new, empty database (`fathom_test_<random>`), or `None` after printing why the
 /// caller is skipped. Panics if the variable is set but the server cannot be used: a configured
-/// server that fails is a failure, not a skip.
+/// server that fails is a failure, not a skip. The URL may carry `sslmode` and `sslrootcert`.
 pub async fn scratch_postgres(test: &str) -> Option<String> {
     let Ok(server) = std::env::var(DATABASE_URL_VARIABLE) else {
         println!("{test}: postgres skipped ({DATABASE_URL_VARIABLE} is not set)");
         return None;
     };
-    let config = tokio_postgres::Config::from_str(&server)
-        .unwrap_or_else(|e| panic!("{DATABASE_URL_VARIABLE} is not a postgres url: {e}"));
-    let (client, connection) = config
-        .connect(NoTls)
+    let connect = PostgresConnect::from_url(&server)
+        .unwrap_or_else(|e| panic!("{DATABASE_URL_VARIABLE} is not a usable postgres url: {e}"));
+    let (client, connection) = connect
+        .config
+        .connect(connect.tls.clone())
         .await
         .unwrap_or_else(|e| panic!("{DATABASE_URL_VARIABLE}: cannot connect: {e}"));
     let driver = tokio::spawn(connection);

@@ -2,7 +2,6 @@
 //! `migrate-store`): a SQLite file under the data folder by default, or a Postgres database that
 //! several gateways share.
 
-use anyhow::Context;
 use clap::Args;
 use fathom_conversations::{Database, PostgresOptions, Stores};
 
@@ -12,7 +11,8 @@ use crate::settings::Settings;
 pub struct DatabaseArgs {
     /// Where conversations live: a SQLite file (`sqlite:PATH` or a path) [default:
     /// <data-dir>/conversations.sqlite], or Postgres (`postgres://user:password@host:5432/db`),
-    /// which any number of gateways can share.
+    /// which any number of gateways can share. TLS as in libpq: `?sslmode=disable|prefer|require|
+    /// verify-ca|verify-full` (default prefer) and `&sslrootcert=PATH` (else the system's roots).
     #[arg(long, env = "FATHOM_DATABASE", hide_env_values = true)]
     pub database: Option<Database>,
     /// Postgres: connections in this process's pool.
@@ -48,8 +48,10 @@ pub fn default_database(settings: &Settings) -> Database {
 }
 
 pub async fn open(database: &Database, options: PostgresOptions) -> anyhow::Result<Stores> {
-    database
-        .open(options)
-        .await
-        .with_context(|| format!("opening the conversation store {database}"))
+    database.open(options).await.map_err(|error| {
+        let code = error.code();
+        anyhow::Error::new(error).context(format!(
+            "opening the conversation store {database} ({code})"
+        ))
+    })
 }

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{describe, CHANGES_CHANNEL};
 use crate::model::ConversationId;
@@ -27,11 +28,12 @@ impl Listener {
     /// Start listening; the receiver turns true once `LISTEN` took effect the first time.
     pub(super) fn start(
         config: tokio_postgres::Config,
+        tls: MakeRustlsConnect,
         feed: ChangeFeed,
     ) -> (Self, watch::Receiver<bool>) {
         let (listening, ready) = watch::channel(false);
         (
-            Self(tokio::spawn(listen_forever(config, feed, listening))),
+            Self(tokio::spawn(listen_forever(config, tls, feed, listening))),
             ready,
         )
     }
@@ -39,12 +41,13 @@ impl Listener {
 
 async fn listen_forever(
     config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
     feed: ChangeFeed,
     listening: watch::Sender<bool>,
 ) {
     let mut backoff = Duration::from_millis(250);
     loop {
-        match listen_once(&config, &feed, &listening).await {
+        match listen_once(&config, &tls, &feed, &listening).await {
             Ok(()) => {
                 tracing::warn!("the change listener's connection closed; reconnecting");
                 backoff = Duration::from_millis(250);
@@ -62,11 +65,12 @@ async fn listen_forever(
 /// Listen until the connection ends (`Ok`) or fails to start (`Err`).
 async fn listen_once(
     config: &tokio_postgres::Config,
+    tls: &MakeRustlsConnect,
     feed: &ChangeFeed,
     listening: &watch::Sender<bool>,
 ) -> Result<(), String> {
     let (client, mut connection) = config
-        .connect(NoTls)
+        .connect(tls.clone())
         .await
         .map_err(|error| describe(&error))?;
     let forward = feed.clone();

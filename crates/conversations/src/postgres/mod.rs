@@ -3,20 +3,21 @@
 //! conversation's row locked (so two gateways changing one conversation take turns), outbox
 //! claims with `FOR UPDATE SKIP LOCKED` (so N gateways deliver every event once, in order per
 //! conversation), and a `LISTEN` connection that turns every gateway's committed changes into
-//! [`ChangeNotice`]s.
+//! [`ChangeNotice`]s. Connections use TLS as the URL's `sslmode` asks (`tls.rs`).
 
 mod conversations;
 mod links;
 mod listen;
 mod outbox;
 mod reports;
+pub(crate) mod tls;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
+
+pub use tls::PostgresTlsError;
 
 use crate::migrate::{self, AppliedMigration};
 use crate::{now_ms, ChangeFeed, StoreError};
@@ -107,13 +108,21 @@ fn describe_target(config: &tokio_postgres::Config) -> String {
 }
 
 impl PostgresStore {
-    /// Connect to `url` (`postgres://user:password@host:port/database`), bring the schema up to
-    /// date and start listening for other gateways' changes.
+    /// Connect to `url` (`postgres://user:password@host:port/database`, with libpq's `sslmode`
+    /// and `sslrootcert` if TLS is wanted, as libpq reads them), bring the schema up to date and
+    /// start listening for other gateways' changes. Bad TLS settings, and a server certificate
+    /// they reject, are [`StoreError::Tls`].
     pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Open {
-            path: "the postgres url".into(),
-            reason: format!("not a valid postgres url: {e}"),
-        })?;
+        // Reads the root certificates from disk.
+        let owned_url = url.to_string();
+        let connect =
+            tokio::task::spawn_blocking(move || tls::PostgresConnect::from_url(&owned_url))
+                .await
+                .map_err(|e| StoreError::Open {
+                    path: "the postgres url".into(),
+                    reason: e.to_string(),
+                })??;
+        let mut config = connect.config.clone();
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.timeout);
         }
@@ -125,7 +134,7 @@ impl PostgresStore {
         };
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            connect.tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -137,16 +146,24 @@ impl PostgresStore {
             .create_timeout(Some(options.timeout))
             .build()
             .map_err(|e| open_error(e.to_string()))?;
-        let mut client = pool.get().await.map_err(|error| {
-            open_error(match &error {
-                deadpool_postgres::PoolError::Backend(error) => describe(error),
-                other => other.to_string(),
-            })
+        let mut client = pool.get().await.map_err(|error| match &error {
+            deadpool_postgres::PoolError::Backend(error) => {
+                match connect.rejected(&target, error) {
+                    Some(rejected) => StoreError::Tls(rejected),
+                    None => open_error(describe(error)),
+                }
+            }
+            other => open_error(other.to_string()),
         })?;
         upgrade(&mut client).await?;
+        let encrypted = session_encrypted(&client)
+            .await
+            .map_err(backend("read connection security"))?;
+        tracing::info!(%target, sslmode = %connect.mode, tls = encrypted, "connected to postgres");
         drop(client);
         let changes = ChangeFeed::default();
-        let (listener, mut listening) = listen::Listener::start(config, changes.clone());
+        let (listener, mut listening) =
+            listen::Listener::start(config, connect.tls, changes.clone());
         // Serve only once other gateways' changes are heard.
         let heard = tokio::time::timeout(options.timeout, listening.wait_for(|ready| *ready))
             .await
@@ -176,6 +193,13 @@ impl PostgresStore {
         Ok(count.max(0) as u64)
     }
 
+    /// Whether a connection of the pool is encrypted (TLS), as the server sees it.
+    pub async fn encrypted(&self) -> Result<bool, StoreError> {
+        const OP: &str = "read connection security";
+        let client = self.client(OP).await?;
+        session_encrypted(&client).await.map_err(backend(OP))
+    }
+
     /// The migrations this database has applied, oldest first.
     pub async fn schema(&self) -> Result<Vec<AppliedMigration>, StoreError> {
         let client = self.client("read schema version").await?;
@@ -190,6 +214,18 @@ impl PostgresStore {
     ) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool.get().await.map_err(pool_error(operation))
     }
+}
+
+async fn session_encrypted(
+    client: &impl deadpool_postgres::GenericClient,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await?;
+    Ok(row.is_some_and(|row| row.get(0)))
 }
 
 async fn applied_migrations(

@@ -19,8 +19,8 @@ pub struct MigrateStoreArgs {
     /// gateways that write to it first.
     #[arg(long, value_name = "SQLITE")]
     pub from: Option<Database>,
-    /// The Postgres database to copy into (`postgres://user:password@host:5432/db`); its schema is
-    /// created if it has none.
+    /// The Postgres database to copy into (`postgres://user:password@host:5432/db`, TLS with
+    /// `?sslmode=…` as for `serve --database`); its schema is created if it has none.
     #[arg(
         long,
         value_name = "POSTGRES",
@@ -60,7 +60,13 @@ pub async fn run(settings: &Settings, args: MigrateStoreArgs) -> anyhow::Result<
         .with_context(|| format!("opening the conversation store {from}"))?;
     let target = PostgresStore::connect(url, PostgresOptions::default())
         .await
-        .with_context(|| format!("opening the conversation store {}", args.to))?;
+        .map_err(|error| {
+            let code = error.code();
+            anyhow::Error::new(error).context(format!(
+                "opening the conversation store {} ({code})",
+                args.to
+            ))
+        })?;
     if !args.resume {
         let already = target
             .count_conversations()
