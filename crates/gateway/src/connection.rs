@@ -8,10 +8,16 @@
 //!   bodies are read ([`crate::json::read_body`]);
 //! - the client's address ([`PeerAddr`]) for the per-client rate limits.
 //!
-//! The cap on open connections is the caller's: it holds a semaphore permit per connection.
+//! The cap on open connections is the caller's: it holds a semaphore permit per connection,
+//! and at the cap it asks the [`Quiet`] registry to close the connection that has been quiet
+//! longest (no request in flight: idle keep-alive, or still sending its headers), so that a
+//! crowd of slow or idle connections cannot keep a new client waiting.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -21,7 +27,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -65,17 +71,99 @@ impl Drop for InFlight {
     }
 }
 
-/// Serve `stream` until it ends, goes idle for too long, or `closing` turns true (graceful
-/// shutdown: requests in flight finish).
+/// The open connections, for closing the quietest one when a new client needs its place.
+#[derive(Debug, Clone, Default)]
+pub struct Quiet {
+    open: Arc<Mutex<BTreeMap<u64, Registered>>>,
+    next_id: Arc<AtomicU64>,
+}
+
+#[derive(Debug)]
+struct Registered {
+    activity: watch::Receiver<Activity>,
+    /// When its last request ended (its start, before its first).
+    quiet_since: Instant,
+    evict: Arc<Notify>,
+}
+
+/// A connection's entry in [`Quiet`], removed when the connection ends.
+struct Registration {
+    quiet: Quiet,
+    id: u64,
+    evict: Arc<Notify>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.quiet.lock().remove(&self.id);
+    }
+}
+
+impl Quiet {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Registered>> {
+        self.open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn register(&self, activity: watch::Receiver<Activity>) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let evict = Arc::new(Notify::new());
+        self.lock().insert(
+            id,
+            Registered {
+                activity,
+                quiet_since: Instant::now(),
+                evict: Arc::clone(&evict),
+            },
+        );
+        Registration {
+            quiet: self.clone(),
+            id,
+            evict,
+        }
+    }
+
+    /// Close the connection with no request in flight that has been quiet longest. False when
+    /// every open connection is busy (its requests then finish, and new ones wait).
+    pub fn close_quietest(&self) -> bool {
+        let mut open = self.lock();
+        for entry in open.values_mut() {
+            if entry.activity.has_changed().unwrap_or(false) {
+                let activity = *entry.activity.borrow_and_update();
+                if activity.in_flight == 0 {
+                    entry.quiet_since = Instant::now();
+                }
+            }
+        }
+        let quietest = open
+            .iter()
+            .filter(|(_, entry)| entry.activity.borrow().in_flight == 0)
+            .min_by_key(|(id, entry)| (entry.quiet_since, **id))
+            .map(|(id, _)| *id);
+        let Some(id) = quietest else {
+            return false;
+        };
+        if let Some(entry) = open.remove(&id) {
+            entry.evict.notify_one();
+        }
+        true
+    }
+}
+
+/// Serve `stream` until it ends, goes idle for too long, is closed to make room for a new one
+/// (see [`Quiet`]), or `closing` turns true (graceful shutdown: requests in flight finish).
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     router: axum::Router,
     limits: &ConnectionLimits,
+    quiet: &Quiet,
     mut closing: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let (activity, watched) = watch::channel(Activity::default());
+    let registration = quiet.register(watched.clone());
     let body_read_timeout = limits.body_read_timeout;
     let service = tower::service_fn(move |mut request: http::Request<Incoming>| {
         let in_flight = InFlight::start(&activity);
@@ -125,7 +213,13 @@ pub async fn serve(
             let _ = tokio::time::timeout(CLOSE_GRACE, connection).await;
             "idle_timeout"
         }
+        () = registration.evict.notified() => {
+            // No request in flight: nothing is cut off by dropping it now.
+            tracing::debug!(%peer, "closing a quiet connection to make room for a new one");
+            "evicted"
+        }
     };
+    drop(registration);
     metrics::gauge!(telemetry::CONNECTIONS_OPEN).decrement(1.0);
     metrics::counter!(telemetry::CONNECTIONS_CLOSED, "reason" => reason).increment(1);
 }

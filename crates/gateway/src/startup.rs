@@ -107,46 +107,53 @@ async fn serve(
     let max_connections = connection_cap(limits.max_connections);
     let slots = Arc::new(Semaphore::new(max_connections));
     let limits = Arc::new(limits);
-    let mut warned_full = false;
+    let quiet = crate::connection::Quiet::default();
+    let mut warned_busy = false;
     tokio::pin!(shutdown);
     loop {
-        // A slot first: at the cap, new connections wait in the listen backlog (not in our
-        // file table) until one closes.
-        let slot = tokio::select! {
-            slot = Arc::clone(&slots).acquire_owned() => slot,
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             () = &mut shutdown => break,
         };
-        let Ok(slot) = slot else { break };
-        let full = slots.available_permits() == 0;
-        if full && !warned_full {
-            tracing::warn!(
-                max_connections,
-                "connection limit reached: new connections wait"
-            );
-        }
-        warned_full = full;
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Out of file descriptors and the like: wait a little, keep serving.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                // At the cap (the open-file limit keeps RESERVED_FILES spare for this one):
+                // the connection quiet longest makes room. When every connection has a
+                // request in flight, the new one waits for one of them to end.
+                let made_room = quiet.close_quietest();
+                if !made_room && !warned_busy {
+                    tracing::warn!(
+                        max_connections,
+                        "connection limit reached with every connection busy: new connections wait"
+                    );
+                }
+                warned_busy = !made_room;
+                let slot = tokio::select! {
+                    slot = Arc::clone(&slots).acquire_owned() => slot,
+                    () = &mut shutdown => break,
                 };
-                let router = router.clone();
-                let limits = Arc::clone(&limits);
-                let closed = closed.clone();
-                connections.spawn(async move {
-                    crate::connection::serve(stream, peer, router, &limits, closed).await;
-                    drop(slot);
-                });
+                let Ok(slot) = slot else { break };
+                slot
             }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            () = &mut shutdown => break,
-        }
+        };
+        let router = router.clone();
+        let limits = Arc::clone(&limits);
+        let closed = closed.clone();
+        let quiet = quiet.clone();
+        connections.spawn(async move {
+            crate::connection::serve(stream, peer, router, &limits, &quiet, closed).await;
+            drop(slot);
+        });
     }
     drop(listener);
     tracing::info!(

@@ -178,8 +178,10 @@ async fn a_trickled_body_gets_408_when_its_time_is_up() {
     assert!(started.elapsed() < Duration::from_secs(4));
 }
 
+/// At the cap, a crowd of connections that never send a request (slowloris, idle keep-alive)
+/// does not keep a new client waiting: the one quiet longest is closed to make room.
 #[tokio::test]
-async fn past_the_connection_cap_new_connections_wait_until_one_closes() {
+async fn past_the_connection_cap_the_longest_quiet_connection_makes_room() {
     let app = spawn_app(Options {
         connections: ConnectionLimits {
             max_connections: 4,
@@ -190,7 +192,56 @@ async fn past_the_connection_cap_new_connections_wait_until_one_closes() {
     .await;
     let mut held = Vec::new();
     for _ in 0..4 {
-        held.push(connect(app.address).await);
+        let mut stream = connect(app.address).await;
+        // Headers begun, never finished: the connection counts, with nothing in flight.
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        held.push(stream);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let healthz = reqwest::Client::new()
+        .get(app.url("/healthz"))
+        .timeout(Duration::from_millis(1500))
+        .send()
+        .await;
+
+    assert_eq!(healthz.unwrap().status(), StatusCode::OK);
+    let (_, closed_after) = until_closed(&mut held[0], Duration::from_secs(2)).await;
+    assert!(
+        closed_after.is_some(),
+        "the oldest quiet connection is still open"
+    );
+    let (_, newest_closed) = until_closed(&mut held[3], Duration::from_millis(300)).await;
+    assert!(newest_closed.is_none(), "closed more than it needed to");
+}
+
+/// Connections with a request in flight are never cut to make room: past the cap, a new
+/// client waits for one of them to end.
+#[tokio::test]
+async fn past_the_connection_cap_busy_connections_are_kept_and_new_ones_wait() {
+    let app = spawn_app(Options {
+        connections: ConnectionLimits {
+            max_connections: 2,
+            ..ConnectionLimits::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(app.address).await;
+        // A request whose body is still coming: in flight until it arrives or times out.
+        stream
+            .write_all(
+                b"POST /v1/conversations HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+            )
+            .await
+            .unwrap();
+        busy.push(stream);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let healthz = || {
@@ -200,11 +251,13 @@ async fn past_the_connection_cap_new_connections_wait_until_one_closes() {
             .send()
     };
 
-    let while_full = healthz().await;
-    drop(held);
+    let while_busy = healthz().await;
+    let (_, first_closed) = until_closed(&mut busy[0], Duration::from_millis(100)).await;
+    drop(busy);
     let after = healthz().await;
 
-    assert!(while_full.is_err(), "served past the cap: {while_full:?}");
+    assert!(while_busy.is_err(), "served past the cap: {while_busy:?}");
+    assert!(first_closed.is_none(), "a busy connection was cut");
     assert_eq!(after.unwrap().status(), StatusCode::OK);
 }
 
