@@ -594,8 +594,8 @@ mod tests {
         assert!(held.iter().all(|h| h.at_fit_threshold.resolution > 0.5));
     }
 
-    #[test]
-    fn a_fit_keeps_the_shipped_foreign_model_and_says_so() {
+    /// Sets `a` and `b`, each with answerable cases close (high cosine) and handoff cases far.
+    fn two_separable_sets() -> Vec<DumpedCase> {
         let mut cases = Vec::new();
         for i in 0..20 {
             let d = 0.5 + i as f32 / 50.0;
@@ -604,6 +604,12 @@ mod tests {
                 cases.push(case(set, Expected::Handoff, d - 0.3, false));
             }
         }
+        cases
+    }
+
+    #[test]
+    fn a_fit_keeps_the_shipped_foreign_model_and_says_so() {
+        let cases = two_separable_sets();
         let (file, _) = fit_file(
             &cases,
             0.1,
@@ -624,14 +630,7 @@ mod tests {
 
     #[test]
     fn fitting_only_the_foreign_model_keeps_the_others_and_its_rerank() {
-        let mut cases = Vec::new();
-        for i in 0..20 {
-            let d = 0.5 + i as f32 / 50.0;
-            for set in ["a", "b"] {
-                cases.push(case(set, Expected::Answer, d, true));
-                cases.push(case(set, Expected::Handoff, d - 0.3, false));
-            }
-        }
+        let cases = two_separable_sets();
         let shipped = ModelFile::builtin();
         let (file, held) = fit_file(
             &cases,
