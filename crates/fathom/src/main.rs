@@ -50,10 +50,22 @@ enum Command {
     MigrateIndex(commands::migrate_index::MigrateIndexArgs),
 }
 
+/// tokio's blocking pool, bounded at four threads per core (at least 8) instead of tokio's 512.
+/// The blocking work here is CPU-bound (the embedded index's searches) or serialised (SQLite's
+/// one writer; readers wait for a connection before they take a thread), so threads past a few
+/// per core only add stacks and allocator arenas: after 100 concurrent clients the default pool
+/// had grown to ~55 threads and the gateway kept ~20 MiB more (RSS after the run, median of
+/// three: 257 → 235 MiB on 2 cores, with the same messages/s).
+fn blocking_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    (4 * cores).max(8)
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     settings::init_tracing(&cli.settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(blocking_threads())
         .enable_all()
         .build()
     {
