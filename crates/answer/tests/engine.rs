@@ -624,3 +624,37 @@ async fn llm_mode_hands_off_an_answer_citing_sources_it_was_never_given() {
         "regenerated once, then handed off"
     );
 }
+
+/// "How long is the plan?" after the bot listed two plans: the engine is not sure what to quote,
+/// and instead of handing off it asks which plan, naming the ones its own reply listed.
+#[tokio::test]
+async fn a_reference_to_one_of_several_things_the_reply_listed_is_asked_about_by_name() {
+    let fixture = fixture().await;
+    let engine = extractive(&fixture);
+    let history = vec![
+        Turn::customer("What plans can be refunded?"),
+        Turn::agent(
+            "Two kinds of plans:\n1. Monthly plans: not refunded.\n2. Annual plans: prorated within 30 days.",
+        ),
+    ];
+    let decision = engine
+        .decide(&conversation_of(
+            &fixture,
+            history,
+            "How long does the plan last?",
+        ))
+        .await;
+    assert_eq!(decision.decision, DecisionKind::Clarify, "{decision:#?}");
+    assert_eq!(decision.reason, Reason::NeedsClarification);
+    assert_eq!(
+        decision.awaiting,
+        Some(Awaiting::Clarification {
+            options: vec!["Monthly plans".into(), "Annual plans".into()]
+        })
+    );
+    assert!(
+        decision.answer.contains("\"Monthly plans\""),
+        "{}",
+        decision.answer
+    );
+}

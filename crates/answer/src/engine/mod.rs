@@ -611,7 +611,8 @@ impl AnswerEngine {
     }
 
     /// The judge's rerank and confidence. Below the workspace's threshold: a clarifying question
-    /// when the message is vague, otherwise a handoff.
+    /// when the message is vague or refers to one of several things the conversation named,
+    /// otherwise a handoff.
     fn weigh(
         &self,
         input: &Input<'_>,
@@ -650,8 +651,12 @@ impl AnswerEngine {
             return Ok(found);
         }
         let locale = input.locale();
-        if clarify::is_vague(&input.message) {
-            let options = clarify::options(&found.hits, 2);
+        let open = clarify::ambiguous_reference(&input.message, &input.history);
+        if open.is_some() || clarify::is_vague(&input.message) {
+            let options = match open {
+                Some(named) if !named.is_empty() => named,
+                _ => clarify::options(&found.hits, 2),
+            };
             let names: Vec<&str> = options.iter().map(String::as_str).collect();
             let question = self.replies.clarify(locale, &names);
             let draft = Draft::new(DecisionKind::Clarify, Reason::NeedsClarification, question)
