@@ -145,17 +145,18 @@ fn extractive_decisions_hold_in_other_languages_and_never_answer_across_language
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     // XQuAD (the same questions in each language; the last paragraph of each article withheld:
     // its questions are the handoff cases; xquad-en is gated above). MiniLM does not read these
-    // languages, so the `foreign` model judges: fitted on coverage, IDF coverage, phrase coverage
-    // and the rerank margin over de/es/zh/en (leave-one-language-out: de 73.3% / 6.0%, es 85.3%
-    // / 10.0%, zh 73.3% / 8.0%; evals/README.md "Languages").
+    // languages, so the `foreign` model judges: fitted on coverage (which reads compounds in
+    // German and the other compounding languages), IDF coverage, phrase coverage and the rerank
+    // margin over de/es/zh/en (leave-one-language-out: de 75.3% / 10.0%, es 86.0% / 10.0%, zh
+    // 73.3% / 8.0%; evals/README.md "Languages").
     // Measured 2026-12-07 (MiniLM, DBSF, extractive, defaults), resolution / false resolution:
-    //   de 72.0% / 6.0%, es 86.0% / 10.0%, zh 74.7% / 8.0%, en-kb-de 16.0% / 0.0% (and no
-    //   answer citing a wrong article in any of them). Bounds sit a few cases below (es's false
-    //   resolution: one case above, it sits on the 10% target).
+    //   de 74.7% / 10.0%, es 86.0% / 10.0%, zh 76.0% / 8.0%, en-kb-de 18.7% / 0.0% (and no
+    //   answer citing a wrong article in any of them). Bounds sit a few cases below (de's and
+    //   es's false resolution: one case above, they sit on the 10% target).
     for (set, gates) in [
         (
             "xquad-de",
-            &["--min-resolution=0.68", "--max-false-resolution=0.10"][..],
+            &["--min-resolution=0.70", "--max-false-resolution=0.12"][..],
         ),
         (
             "xquad-es",
@@ -163,7 +164,7 @@ fn extractive_decisions_hold_in_other_languages_and_never_answer_across_language
         ),
         (
             "xquad-zh",
-            &["--min-resolution=0.70", "--max-false-resolution=0.10"][..],
+            &["--min-resolution=0.72", "--max-false-resolution=0.10"][..],
         ),
         // German questions on English articles: extractive mode has no model to translate, so
         // it must not answer with a wrong article.

@@ -159,6 +159,16 @@ impl Language {
         self.entry().whatlang.name()
     }
 
+    /// Whether the language writes compounds as one word ("Bundesregierung" for "the federal
+    /// government"), so that a word of a question may stand inside a longer word of the text:
+    /// the Germanic languages but English, and the Finno-Ugric ones.
+    pub fn compounds(self) -> bool {
+        matches!(
+            self.code(),
+            "de" | "nl" | "da" | "sv" | "nb" | "nn" | "no" | "is" | "af" | "fi" | "et" | "hu"
+        )
+    }
+
     /// English name ("German").
     pub fn english_name(self) -> &'static str {
         self.entry().whatlang.eng_name()

@@ -117,6 +117,22 @@ impl Asked {
     }
 }
 
+/// The shortest part of a compound that counts as a match (a stem of four letters: "haus" in
+/// "krankenhaus").
+const MIN_COMPOUND_PART: usize = 4;
+
+/// In a language that writes compounds as one word, whether the asked `term` stands inside one
+/// of the chunk's terms ("regier" in "bundesregier"), or one of the chunk's terms is the head
+/// (last part) of the asked term ("bundesregier" asked, "regier" written). A match must span at
+/// least [`MIN_COMPOUND_PART`] characters.
+fn in_a_compound(term: &str, chunk: &[String]) -> bool {
+    let long_enough = |part: &str| part.chars().count() >= MIN_COMPOUND_PART;
+    chunk.iter().any(|word| {
+        (long_enough(term) && word.len() > term.len() && word.contains(term))
+            || (long_enough(word) && term.len() > word.len() && term.ends_with(word.as_str()))
+    })
+}
+
 /// The candidate features of the first `depth` hits.
 pub fn candidates(asked: &Asked, hits: &[SearchHit], depth: usize) -> Vec<Candidate> {
     let hits = &hits[..depth.min(hits.len())];
@@ -142,6 +158,7 @@ pub fn candidates(asked: &Asked, hits: &[SearchHit], depth: usize) -> Vec<Candid
         })
         .collect();
     let idf_total: f32 = idf.values().sum();
+    let compounds = asked.language().compounds();
     let mut articles: Vec<&str> = Vec::new();
     hits.iter()
         .zip(&chunk_terms)
@@ -156,7 +173,8 @@ pub fn candidates(asked: &Asked, hits: &[SearchHit], depth: usize) -> Vec<Candid
                     articles.len() - 1
                 }
             };
-            let found = |term: &&str| set.contains(term);
+            let found =
+                |term: &&str| set.contains(term) || (compounds && in_a_compound(term, sequence));
             let coverage = share(
                 asked_set.iter().copied().filter(found).count(),
                 asked_set.len(),
@@ -327,5 +345,44 @@ impl CaseFeatures {
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(text: &str, code: &str) -> Vec<String> {
+        terms_in(text, Language::from_locale(code).unwrap())
+    }
+
+    #[test]
+    fn a_german_word_counts_as_found_inside_a_compound_and_a_compounds_head_as_the_compound() {
+        let chunk = terms("Die Bundesregierung wurde 1949 in Bonn gebildet.", "de");
+        let asked = terms("Wann wurde die Regierung gebildet?", "de");
+        let regierung = asked.iter().find(|t| t.starts_with("regier")).unwrap();
+        assert!(!chunk.contains(regierung), "{chunk:?}");
+        assert!(in_a_compound(regierung, &chunk), "{chunk:?}");
+        // The other way: the question's compound, the text's head noun.
+        let chunk = terms("Die Regierung des Bundes sitzt in Berlin.", "de");
+        let asked = terms("Wo sitzt die Bundesregierung?", "de");
+        let compound = asked.iter().find(|t| t.starts_with("bundes")).unwrap();
+        assert!(in_a_compound(compound, &chunk), "{asked:?} {chunk:?}");
+        // Short pieces are not parts: "ei" is in "Polizei" by accident.
+        assert!(!in_a_compound("ei", &terms("Die Polizei kam.", "de")));
+    }
+
+    #[test]
+    fn only_languages_that_write_compounds_as_one_word_read_them() {
+        for (code, compounds) in [("de", true), ("nl", true), ("sv", true), ("fi", true)] {
+            assert_eq!(
+                Language::from_locale(code).unwrap().compounds(),
+                compounds,
+                "{code}"
+            );
+        }
+        for code in ["en", "es", "fr", "zh", "ja"] {
+            assert!(!Language::from_locale(code).unwrap().compounds(), "{code}");
+        }
     }
 }
