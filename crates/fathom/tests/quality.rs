@@ -175,6 +175,21 @@ fn extractive_decisions_hold_in_other_languages_and_never_answer_across_language
     ] {
         eval_within_gates(set, gates);
     }
+    // The report names the threshold that judged the set: the foreign model's for German.
+    let shipped: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("crates/answer/models/answerability.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let report = |set: &str| -> serde_json::Value {
+        let path = repo_root()
+            .join("target")
+            .join(format!("fathom-eval-{set}.json"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let threshold = |value: &serde_json::Value| value.as_f64().unwrap();
+    let foreign = threshold(&shipped["models"]["foreign"]["threshold"]);
+    assert!((threshold(&report("xquad-de")["threshold"]) - foreign).abs() < 1e-6);
 }
 
 /// `fathom eval` on a shared set with these gates (a failed gate fails the run), and its

@@ -39,6 +39,7 @@ use crate::generate::{Generated, Generator};
 use crate::guardrails::{self, PiiEntity};
 use crate::judge::{judge, nothing_relevant};
 use crate::lexical;
+use crate::lexical::Language;
 use crate::prompts::{Replies, Reply};
 use crate::support::{unknown_citations, unsupported_sentences};
 use outcome::{finish, Draft, Step, Trace};
@@ -239,6 +240,19 @@ impl AnswerEngine {
     /// one the model's fit chose.
     pub fn threshold(&self, workspace: &fathom_core::WorkspaceId) -> f32 {
         self.threshold_for(workspace, self.model_name())
+    }
+
+    /// The threshold a message in `language` is judged at: the engine's model's (see
+    /// [`Self::threshold`]), or, for a language the dense model does not read, the `foreign`
+    /// model's (a deployer's threshold still wins over either).
+    pub fn threshold_in(&self, workspace: &fathom_core::WorkspaceId, language: Language) -> f32 {
+        let model = self.model_name();
+        let reads = crate::judge::dense_reads(self.retriever.dense_languages(), language);
+        if model == ModelFile::DENSE && !reads {
+            self.threshold_for(workspace, ModelFile::FOREIGN)
+        } else {
+            self.threshold_for(workspace, model)
+        }
     }
 
     /// The same for a turn judged by `model`. A workspace's calibration was measured with the

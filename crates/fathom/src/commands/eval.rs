@@ -306,7 +306,9 @@ pub async fn run_decisions(settings: &Settings, args: EvalArgs) -> anyhow::Resul
         fathom_evals::decisions::run_cases(&engine, &workspace, &cases, &|| bar.inc(1)).await;
     bar.finish_and_clear();
     let mode = engine_mode(settings);
-    let threshold = engine.threshold(&workspace);
+    // The threshold of the model that judged the set: the foreign one for a set asked in a
+    // language the dense model does not read (its cases' most common language).
+    let threshold = engine.threshold_in(&workspace, cases_language(&cases));
     let pricing = Pricing {
         per_1k_prompt_tokens: args.price_per_1k_prompt_tokens,
         per_1k_completion_tokens: args.price_per_1k_completion_tokens,
@@ -485,6 +487,22 @@ fn gate_failures(report: &Report, args: &EvalArgs) -> Vec<String> {
         ));
     }
     failures
+}
+
+/// The language most of the cases' questions are written in (English when none is sure).
+fn cases_language(cases: &[fathom_evals::Case]) -> fathom_answer::lexical::Language {
+    let mut counts: Vec<(fathom_answer::lexical::Language, usize)> = Vec::new();
+    for case in cases {
+        let language = fathom_answer::lexical::message_language(&case.question);
+        match counts.iter_mut().find(|(l, _)| *l == language) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((language, 1)),
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map_or(fathom_answer::lexical::Language::ENGLISH, |(l, _)| l)
 }
 
 fn decision_name(kind: fathom_core::DecisionKind) -> String {
