@@ -70,7 +70,7 @@ pub fn judge(
     hits: &[SearchHit],
     dense_languages: Option<&[String]>,
 ) -> (Assessment, &'static str) {
-    let asked = Asked::new(message, query);
+    let asked = Asked::among(message, query, hits);
     let name = model_name(&asked, hits, dense_languages);
     (
         assess(models.model(name), &asked, hits, config.rerank_depth),

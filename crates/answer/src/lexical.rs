@@ -87,6 +87,27 @@ pub fn message_language(message: &str) -> Language {
     fathom_text::language_of(message).unwrap_or(Language::ENGLISH)
 }
 
+/// The language to read `message` in once retrieval has found `hits`: the detected one when
+/// detection is sure of it; else the language the best hits are written in (the top three that
+/// declare a locale agree on it), since a short question is most likely in its help center's
+/// language ("Was versteht man unter Kulturimperialismus?" is too short for the detector, and
+/// read as English it loses its German stems and gets an English model's cosine); else English.
+pub fn reading_language(message: &str, hits: &[fathom_core::SearchHit]) -> Language {
+    fathom_text::language_of(message)
+        .or_else(|| hits_language(hits))
+        .unwrap_or(Language::ENGLISH)
+}
+
+/// The language all of the top three hits that declare a locale agree on.
+fn hits_language(hits: &[fathom_core::SearchHit]) -> Option<Language> {
+    let mut languages = hits
+        .iter()
+        .take(3)
+        .filter_map(|hit| hit.chunk.locale.as_deref().and_then(Language::from_locale));
+    let first = languages.next()?;
+    languages.all(|language| language == first).then_some(first)
+}
+
 /// The language the best hits are written in, when it is not the message's: all of the top
 /// three hits that declare a locale agree on it. `None` when they are in the message's language,
 /// disagree, or declare none.
@@ -301,6 +322,50 @@ mod tests {
     fn a_short_unclear_message_is_read_as_english() {
         assert_eq!(message_language("ok"), Language::ENGLISH);
         assert_eq!(message_language("refunds"), Language::ENGLISH);
+    }
+
+    fn hit_in(locale: Option<&str>) -> fathom_core::SearchHit {
+        use fathom_core::{ArticleId, Chunk, ChunkId, WorkspaceId};
+        let workspace: WorkspaceId = "default".parse().unwrap();
+        let article_id = ArticleId::try_from("a".to_string()).unwrap();
+        fathom_core::SearchHit {
+            chunk: Chunk {
+                id: ChunkId::derive(&workspace, &article_id, 0),
+                workspace,
+                article_id,
+                title: "Title".into(),
+                url: None,
+                locale: locale.map(str::to_string),
+                heading_path: vec![],
+                position: 0,
+                text: "text".into(),
+                token_count: 1,
+                content_hash: String::new(),
+            },
+            score: 1.0,
+            dense_score: None,
+            bm25_score: None,
+        }
+    }
+
+    #[test]
+    fn a_message_too_short_to_detect_is_read_in_its_help_centers_language() {
+        let short = "Was versteht man unter Kulturimperialismus?";
+        assert_eq!(
+            fathom_text::language_of(short),
+            None,
+            "the detector is unsure"
+        );
+        let german = vec![hit_in(Some("de")); 3];
+        assert_eq!(reading_language(short, &german).code(), "de");
+        // Hits that disagree, or declare nothing: English, as before.
+        let mixed = vec![hit_in(Some("de")), hit_in(Some("fr"))];
+        assert_eq!(reading_language(short, &mixed), Language::ENGLISH);
+        assert_eq!(reading_language(short, &[hit_in(None)]), Language::ENGLISH);
+        // A sure detection wins over the hits: a German customer on an English help center.
+        let sure = "Werden Rückerstattungen innerhalb von 14 Tagen ausgezahlt?";
+        let english = vec![hit_in(Some("en")); 3];
+        assert_eq!(reading_language(sure, &english).code(), "de");
     }
 
     #[test]

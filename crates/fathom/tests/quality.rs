@@ -147,20 +147,21 @@ fn extractive_decisions_hold_in_other_languages_and_never_answer_across_language
     // its questions are the handoff cases; xquad-en is gated above). MiniLM does not read these
     // languages, so the `foreign` model judges: fitted on coverage (which reads compounds in
     // German and the other compounding languages), IDF coverage, phrase coverage and the rerank
-    // margin over de/es/zh/en (leave-one-language-out: de 75.3% / 10.0%, es 86.0% / 10.0%, zh
-    // 73.3% / 8.0%; evals/README.md "Languages").
+    // margin over de/es/zh/en (leave-one-language-out: de 76.7% / 10.0%, es 86.7% / 10.0%, zh
+    // 73.3% / 8.0%; evals/README.md "Languages"). A question too short for the detector is read
+    // in its help center's language.
     // Measured 2026-12-07 (MiniLM, DBSF, extractive, defaults), resolution / false resolution:
-    //   de 74.7% / 10.0%, es 86.0% / 10.0%, zh 76.0% / 8.0%, en-kb-de 18.7% / 0.0% (and no
+    //   de 77.3% / 10.0%, es 87.3% / 10.0%, zh 76.0% / 8.0%, en-kb-de 18.7% / 0.0% (and no
     //   answer citing a wrong article in any of them). Bounds sit a few cases below (de's and
     //   es's false resolution: one case above, they sit on the 10% target).
     for (set, gates) in [
         (
             "xquad-de",
-            &["--min-resolution=0.70", "--max-false-resolution=0.12"][..],
+            &["--min-resolution=0.73", "--max-false-resolution=0.12"][..],
         ),
         (
             "xquad-es",
-            &["--min-resolution=0.82", "--max-false-resolution=0.12"][..],
+            &["--min-resolution=0.83", "--max-false-resolution=0.12"][..],
         ),
         (
             "xquad-zh",

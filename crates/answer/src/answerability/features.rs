@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use fathom_core::SearchHit;
 use serde::{Deserialize, Serialize};
 
-use crate::lexical::{message_language, phrase_coverage, terms_in, Language};
+use crate::lexical::{message_language, phrase_coverage, reading_language, terms_in, Language};
 
 /// Features whose value comes from the dense model; a lexical-only model leaves them out.
 pub fn is_dense_feature(name: &str) -> bool {
@@ -79,8 +79,18 @@ fn english() -> String {
 }
 
 impl Asked {
+    /// Read in the message's detected language (English when detection is unsure).
     pub fn new(message: &str, query: &str) -> Self {
-        let language = message_language(message);
+        Self::read_in(message, query, message_language(message))
+    }
+
+    /// Read once retrieval has found `hits`: an unsure detection falls back to the hits'
+    /// language (`lexical::reading_language`).
+    pub fn among(message: &str, query: &str, hits: &[SearchHit]) -> Self {
+        Self::read_in(message, query, reading_language(message, hits))
+    }
+
+    fn read_in(message: &str, query: &str, language: Language) -> Self {
         let message_terms = terms_in(message, language);
         let count = message_terms.len();
         let sequence = if message_terms.is_empty() {

@@ -343,7 +343,7 @@ impl AnswerEngine {
             Err(draft) => return stopped(draft),
         };
         let (message, searched) = retrieved.asked(&input.message, &query);
-        let asked = Asked::new(message, searched);
+        let asked = Asked::among(message, searched, &retrieved.hits);
         let candidates =
             features::candidates(&asked, &retrieved.hits, self.config.judge.rerank_depth);
         let articles = retrieved
