@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the tests need and a fresh machine may lack; quick (checks only) when all is there.
 #   - Debian packages: a C++ toolchain and curl (llama-server is built from source), python3-venv
-#     (django-helpdesk runs in a venv), chromium + a font (the widget and console browser tests),
+#     (django-helpdesk runs in a venv), chromium + a font (the widget and console browser tests)
+#     and a CJK font (the Chinese widget screenshot would show empty boxes without one),
 #     postgresql (the Postgres conversation store's tests run on a throwaway cluster, see
 #     scripts/postgres.sh);
 #   - playwright-core from npm (e2e/package-lock.json);
@@ -16,6 +17,7 @@ missing=()
 command -v curl >/dev/null || missing+=(curl)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v chromium >/dev/null || missing+=(chromium fonts-liberation)
+fc-list 2>/dev/null | grep -qi 'wenquanyi' || missing+=(fonts-wqy-zenhei)
 command -v npm >/dev/null || missing+=(nodejs npm)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then

@@ -129,13 +129,18 @@ fn trim_words(text: &str, max: usize) -> String {
     }
 }
 
-/// The reply shown to the customer.
-pub fn render(passage: &Passage, title: &str, url: Option<&str>) -> String {
-    let source = match url {
+/// How the reply names its article: the title, linked when the article has a URL.
+pub fn source(title: &str, url: Option<&str>) -> String {
+    match url {
         Some(url) => format!("[{title}]({url})"),
         None => title.to_string(),
-    };
-    format!("{}\n\nSource: {source}", passage.text)
+    }
+}
+
+/// The reply shown to the customer: the passage, then `source_line` (the localised "Source: …"
+/// line, `Replies::source_line`).
+pub fn render(passage: &Passage, source_line: &str) -> String {
+    format!("{}\n\n{source_line}", passage.text)
 }
 
 /// Terms a passage shares with a query; used by tests and diagnostics.

@@ -53,6 +53,7 @@ const BUILTIN: &[(&str, &str)] = &[
     builtin!("replies/clarify_two.md"),
     builtin!("replies/clarify_three.md"),
     builtin!("replies/locale_fallback.md"),
+    builtin!("replies/source.md"),
 ];
 
 /// `(file, text)` of `prompts/<locale>/<file>`.
@@ -83,6 +84,7 @@ macro_rules! replies_in {
             builtin_in!($locale, "replies/clarify_two.md"),
             builtin_in!($locale, "replies/clarify_three.md"),
             builtin_in!($locale, "replies/locale_fallback.md"),
+            builtin_in!($locale, "replies/source.md"),
         ]
     };
 }
@@ -376,6 +378,14 @@ impl Replies {
             text = text.replace(slot, option);
         }
         text
+    }
+
+    /// The line that names an extractive answer's article ("Source: {source}"), in `locale`.
+    pub fn source_line(&self, locale: Option<&str>, source: &str) -> String {
+        self.library
+            .get(locale, "replies/source.md")
+            .trim()
+            .replace("{source}", source)
     }
 
     /// Whether `message` accepts an offer ("yes please"), by the locale's list of accepting

@@ -62,12 +62,27 @@ async fn an_answer_quoted_from_an_article_in_another_language_says_so_in_the_cus
         decision.answer
     );
     assert!(decision.answer.contains("prorated"), "{}", decision.answer);
+    // The line naming the article is the bot's own words: German too.
+    assert!(
+        decision
+            .answer
+            .ends_with("Quelle: [Refunds](https://help.example/refunds)"),
+        "{}",
+        decision.answer
+    );
 
     let mut english = conversation(&fixture, &[], question);
     english.customer.locale = Some("en-GB".into());
     let decision = engine.decide(&english).await;
     assert_eq!(decision.decision, DecisionKind::Answer, "{decision:#?}");
     assert!(!decision.answer.contains(&notice), "{}", decision.answer);
+    assert!(
+        decision
+            .answer
+            .ends_with("Source: [Refunds](https://help.example/refunds)"),
+        "{}",
+        decision.answer
+    );
     let english_notice = Replies::default().text(None, fathom_answer::Reply::LocaleFallback);
     assert!(
         !decision.answer.contains(&english_notice),

@@ -763,12 +763,13 @@ impl AnswerEngine {
     }
 
     fn extractive_reply(&self, input: &Input<'_>, found: &Found) -> Option<Draft> {
-        let (text, citations) = extractive_answer(&found.hits, &found.query);
-        if text.is_empty() {
-            return None;
-        }
-        if unsupported_sentences(&text, &cited_text(&found.hits, &citations)).is_empty() {
-            return Some(Draft::answered(text, citations));
+        let (passage, source, citations) = extractive_answer(&found.hits, &found.query)?;
+        if unsupported_sentences(&passage.text, &cited_text(&found.hits, &citations)).is_empty() {
+            let line = self.replies.source_line(input.locale(), &source);
+            return Some(Draft::answered(
+                extractive::render(&passage, &line),
+                citations,
+            ));
         }
         let handoff = self.replies.text(input.locale(), Reply::NoContent);
         Some(input.hand_off(Reason::UnsupportedAnswer, handoff))
@@ -882,23 +883,25 @@ fn reply_locale(conversation: &Conversation) -> Option<String> {
     })
 }
 
-/// The best hit's passage (the hits are in the judge's order), rendered with its source.
-fn extractive_answer(hits: &[SearchHit], query: &str) -> (String, Vec<Citation>) {
-    let Some(best) = hits.first() else {
-        return (String::new(), vec![]);
-    };
+/// The best chunk's most relevant passage (the hits are in the judge's order), how to name its article, and its citation; `None`
+/// when there is nothing to quote.
+fn extractive_answer(
+    hits: &[SearchHit],
+    query: &str,
+) -> Option<(extractive::Passage, String, Vec<Citation>)> {
+    let best = hits.first()?;
     let passage = extractive::passage(best, query);
     if passage.text.trim().is_empty() {
-        return (String::new(), vec![]);
+        return None;
     }
-    let text = extractive::render(&passage, &best.chunk.title, best.chunk.url.as_deref());
+    let source = extractive::source(&best.chunk.title, best.chunk.url.as_deref());
     let citation = Citation {
         article_id: best.chunk.article_id.clone(),
         title: best.chunk.title.clone(),
         url: best.chunk.url.clone(),
         chunk_ids: vec![best.chunk.id],
     };
-    (text, vec![citation])
+    Some((passage, source, vec![citation]))
 }
 
 fn to_evidence(hits: &[SearchHit]) -> Vec<Evidence> {
