@@ -70,10 +70,18 @@ pub(super) fn ambiguous_reference(message: &str, history: &[Turn]) -> Option<Vec
     if recent.is_empty() {
         return None;
     }
-    definite_phrases(message)
+    let mut phrases = definite_phrases(message);
+    // A question names a handful of things; a message of hundreds of "the"s is not read further
+    // (each reading scans the recent turns).
+    phrases.dedup();
+    phrases
         .into_iter()
+        .take(MAX_PHRASES)
         .find_map(|phrase| open_reference(&phrase, &recent))
 }
+
+/// At most this many readings of a message are looked up in the conversation.
+const MAX_PHRASES: usize = 16;
 
 /// A definite noun phrase of the message: the words before the noun, and the noun.
 #[derive(Debug, PartialEq)]
@@ -342,6 +350,26 @@ mod tests {
             .expect("several SDKs were named");
         assert!(open.contains(&"Server-side SDKs".to_string()), "{open:?}");
         assert!(open.contains(&"Client-side SDKs".to_string()), "{open:?}");
+    }
+
+    #[test]
+    fn a_message_of_many_definite_nouns_is_read_only_so_far() {
+        let listing = format!("We offer plans:\n{}", {
+            let items: Vec<String> = (1..=50)
+                .map(|i| format!("{i}. Plan{i}: plan number {i}."))
+                .collect();
+            items.join("\n")
+        });
+        let history = conversation(&["Which plans are there?", &listing]);
+        let noise: String = (0..2_000).map(|i| format!("the thing{i} ")).collect();
+        // Past the first readings the message is not looked up: the reference at its end is
+        // not read.
+        assert_eq!(
+            ambiguous_reference(&format!("{noise} the plan?"), &history),
+            None
+        );
+        // Alone, it is.
+        assert!(ambiguous_reference("What does the plan cost?", &history).is_some());
     }
 
     #[test]
