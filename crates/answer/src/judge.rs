@@ -93,29 +93,10 @@ pub fn nothing_relevant(config: &JudgeConfig, assessment: &Assessment, model: &s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fathom_core::{ArticleId, Chunk, ChunkId, WorkspaceId};
 
+    /// A hit on a chunk of article `a-<score>` (no declared locale).
     fn hit(text: &str, score: f32, dense: Option<f32>) -> SearchHit {
-        let workspace: WorkspaceId = "default".parse().unwrap();
-        let article_id = ArticleId::try_from(format!("a-{score}")).unwrap();
-        SearchHit {
-            chunk: Chunk {
-                id: ChunkId::derive(&workspace, &article_id, 0),
-                workspace,
-                article_id,
-                title: "Title".into(),
-                url: None,
-                locale: None,
-                heading_path: vec![],
-                position: 0,
-                text: text.into(),
-                token_count: 10,
-                content_hash: String::new(),
-            },
-            score,
-            dense_score: dense,
-            bm25_score: None,
-        }
+        crate::lexical::test_hit(text, score, dense, None)
     }
 
     fn run(question: &str, hits: &[SearchHit]) -> Assessment {

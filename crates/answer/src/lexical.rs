@@ -256,6 +256,37 @@ pub fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
+/// A search hit for unit tests: one chunk of article `a-<score>`, in `locale` if given.
+#[cfg(test)]
+pub(crate) fn test_hit(
+    text: &str,
+    score: f32,
+    dense: Option<f32>,
+    locale: Option<&str>,
+) -> fathom_core::SearchHit {
+    use fathom_core::{ArticleId, Chunk, ChunkId, WorkspaceId};
+    let workspace: WorkspaceId = "default".parse().unwrap();
+    let article_id = ArticleId::try_from(format!("a-{score}")).unwrap();
+    fathom_core::SearchHit {
+        chunk: Chunk {
+            id: ChunkId::derive(&workspace, &article_id, 0),
+            workspace,
+            article_id,
+            title: "Title".into(),
+            url: None,
+            locale: locale.map(str::to_string),
+            heading_path: vec![],
+            position: 0,
+            text: text.into(),
+            token_count: 10,
+            content_hash: String::new(),
+        },
+        score,
+        dense_score: dense,
+        bm25_score: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,27 +356,7 @@ mod tests {
     }
 
     fn hit_in(locale: Option<&str>) -> fathom_core::SearchHit {
-        use fathom_core::{ArticleId, Chunk, ChunkId, WorkspaceId};
-        let workspace: WorkspaceId = "default".parse().unwrap();
-        let article_id = ArticleId::try_from("a".to_string()).unwrap();
-        fathom_core::SearchHit {
-            chunk: Chunk {
-                id: ChunkId::derive(&workspace, &article_id, 0),
-                workspace,
-                article_id,
-                title: "Title".into(),
-                url: None,
-                locale: locale.map(str::to_string),
-                heading_path: vec![],
-                position: 0,
-                text: "text".into(),
-                token_count: 1,
-                content_hash: String::new(),
-            },
-            score: 1.0,
-            dense_score: None,
-            bm25_score: None,
-        }
+        test_hit("text", 1.0, None, locale)
     }
 
     #[test]
