@@ -334,6 +334,42 @@ fn killing_ingest_mid_run_and_running_again_converges_to_the_same_index() {
     assert_eq!(ids(&after_kill["indexed_articles"]).len(), 39);
 }
 
+/// `fathom calibrate` on the sample help center (BM25 only, so it runs in seconds): probes of all
+/// three kinds, a threshold stored with the workspace, and the curve it was read from.
+#[test]
+fn calibrate_stores_a_threshold_made_from_the_workspaces_own_articles() {
+    let tmp = TempDir::new().unwrap();
+    let data = tmp.path().join("data");
+    let knowledge = repo_root().join("knowledge");
+    run_json(
+        fathom(&data, "none")
+            .arg("ingest")
+            .arg(&knowledge)
+            .arg("--json"),
+    );
+    let calibration = run_json(
+        fathom(&data, "none")
+            .arg("calibrate")
+            .arg(&knowledge)
+            .arg("--json"),
+    );
+    for kind in ["answerable", "fact_removed", "other_domain"] {
+        assert!(
+            calibration["probes"][kind].as_u64().unwrap() > 0,
+            "{kind}: {calibration}"
+        );
+    }
+    let threshold = calibration["threshold"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&threshold), "{calibration}");
+    assert_eq!(calibration["model"], "lexical");
+    assert!(calibration["curve"].as_array().unwrap().len() > 10);
+    let stored: Value = serde_json::from_slice(
+        &std::fs::read(data.join("workspaces/default/calibration.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stored, calibration);
+}
+
 #[test]
 fn bad_arguments_get_clear_errors() {
     let tmp = TempDir::new().unwrap();

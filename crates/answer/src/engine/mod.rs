@@ -242,6 +242,12 @@ impl AnswerEngine {
         self.threshold_for(workspace, self.model_name())
     }
 
+    /// The threshold the engine's model chose when it was fitted, whatever a workspace or a
+    /// deployer set.
+    pub fn model_threshold(&self) -> f32 {
+        self.models.model(self.model_name()).threshold
+    }
+
     /// The threshold a message in `language` is judged at: the engine's model's (see
     /// [`Self::threshold`]), or, for a language the dense model does not read, the `foreign`
     /// model's (a deployer's threshold still wins over either).
