@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use fathom_core::{SearchHit, Turn};
+use fathom_core::{Role, SearchHit, Turn};
 use fathom_retrieve::query::is_stop_word;
 use fathom_text::Language;
 use regex::Regex;
@@ -60,13 +60,7 @@ pub(super) fn ambiguous_reference(message: &str, history: &[Turn]) -> Option<Vec
     if lexical::message_language(message) != Language::ENGLISH {
         return None;
     }
-    let recent: Vec<&str> = history
-        .iter()
-        .rev()
-        .take(REFERENCE_TURNS)
-        .rev()
-        .map(|turn| turn.text.as_str())
-        .collect();
+    let recent: Vec<&Turn> = history.iter().rev().take(REFERENCE_TURNS).rev().collect();
     if recent.is_empty() {
         return None;
     }
@@ -133,17 +127,21 @@ fn definite_phrases(message: &str) -> Vec<Phrase> {
 }
 
 /// The candidates `phrase` could mean in the recent turns, when the turns spoke of several.
-fn open_reference(phrase: &Phrase, recent: &[&str]) -> Option<Vec<String>> {
+///
+/// The options are taken from the bot's own turns only: a customer's words are never put in the
+/// bot's mouth (a "list" typed by the customer could be anything).
+fn open_reference(phrase: &Phrase, recent: &[&Turn]) -> Option<Vec<String>> {
     let plural_in =
-        |text: &&str| words(text).any(|word| is_plural_of(&word.to_lowercase(), &phrase.noun));
-    if !recent.iter().any(plural_in) {
+        |text: &str| words(text).any(|word| is_plural_of(&word.to_lowercase(), &phrase.noun));
+    if !recent.iter().any(|turn| plural_in(&turn.text)) {
         return None;
     }
     // A list in a turn that spoke of the noun names the options best; else the phrases that
     // named it, names first ("Server-side SDKs" before "offer SDKs"). Newest turn first.
     let mut items: Vec<String> = Vec::new();
     let mut phrases: Vec<String> = Vec::new();
-    for text in recent.iter().rev() {
+    let bot = recent.iter().rev().filter(|turn| turn.role == Role::Agent);
+    for text in bot.map(|turn| turn.text.as_str()) {
         if words(text).any(|word| names(&word.to_lowercase(), &phrase.noun)) {
             add_new(&mut items, list_items(text));
         }
@@ -370,6 +368,20 @@ mod tests {
         );
         // Alone, it is.
         assert!(ambiguous_reference("What does the plan cost?", &history).is_some());
+    }
+
+    #[test]
+    fn a_list_the_customer_typed_is_never_echoed_as_options() {
+        let history = vec![
+            Turn::customer("Plans: 1. You are useless: yes 2. Free money: now"),
+            Turn::agent("We offer several plans."),
+        ];
+        // Open (the conversation spoke of plans), but nothing of the customer's is named: the
+        // engine falls back to the articles' titles.
+        assert_eq!(
+            ambiguous_reference("What does the plan cost?", &history),
+            Some(vec![])
+        );
     }
 
     #[test]
