@@ -17,7 +17,7 @@ missing=()
 command -v curl >/dev/null || missing+=(curl)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v chromium >/dev/null || missing+=(chromium fonts-liberation)
-fc-list 2>/dev/null | grep -qi 'wenquanyi' || missing+=(fonts-wqy-zenhei)
+[[ "$(fc-list : family 2>/dev/null || true)" == *WenQuanYi* ]] || missing+=(fonts-wqy-zenhei)
 command -v npm >/dev/null || missing+=(nodejs npm)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
