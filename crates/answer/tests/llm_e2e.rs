@@ -530,20 +530,33 @@ async fn sources_that_would_overflow_the_models_context_are_cut_to_the_budget_an
     };
     let engine = AnswerEngine::new(fixture.retriever.clone(), config, Some(generator));
 
-    let decision = engine
-        .decide(&conversation(
-            &fixture,
-            &[],
-            "How long does the warranty cover repairs?",
-        ))
-        .await;
-    println!(
-        "source budget: {:?}/{} with {} chunks retrieved, usage {:?}",
-        decision.decision,
-        decision.reason,
-        decision.evidence.len(),
-        decision.usage
-    );
+    // SmolLM2-135M is real for the contract, not for quality: at temperature 0 llama-server's
+    // output still varies from run to run, and about one reply in four is one the engine cannot
+    // use (it then falls back to the extractive answer, as it should). What this test checks is
+    // that the cut prompt fits and a model reply comes back, so it asks up to three times.
+    let mut decision = None;
+    for attempt in 1..=3 {
+        let asked = engine
+            .decide(&conversation(
+                &fixture,
+                &[],
+                "How long does the warranty cover repairs?",
+            ))
+            .await;
+        println!(
+            "source budget, attempt {attempt}: {:?}/{} with {} chunks retrieved, usage {:?}",
+            asked.decision,
+            asked.reason,
+            asked.evidence.len(),
+            asked.usage
+        );
+        let answered = came_from_the_model(&asked);
+        decision = Some(asked);
+        if answered {
+            break;
+        }
+    }
+    let decision = decision.expect("asked at least once");
 
     assert!(
         decision.evidence.len() >= 8,
