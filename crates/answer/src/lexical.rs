@@ -113,12 +113,7 @@ fn hits_language(hits: &[fathom_core::SearchHit]) -> Option<Language> {
 /// disagree, or declare none.
 pub fn other_articles_language(message: &str, hits: &[fathom_core::SearchHit]) -> Option<Language> {
     let asked = message_language(message);
-    let mut languages = hits
-        .iter()
-        .take(3)
-        .filter_map(|hit| hit.chunk.locale.as_deref().and_then(Language::from_locale));
-    let first = languages.next()?;
-    (first != asked && languages.all(|language| language == first)).then_some(first)
+    hits_language(hits).filter(|&language| language != asked)
 }
 
 /// Content terms of `text` read in `language`, in order.
