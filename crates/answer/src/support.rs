@@ -24,8 +24,10 @@ pub fn unknown_citations(citations: &[Citation], hits: &[SearchHit]) -> Vec<Chun
 pub fn unsupported_sentences(answer: &str, cited_text: &str) -> Vec<String> {
     let language = message_language(answer);
     let source = term_set_in(cited_text, language);
-    // The "Source: <title>" line names the citation; it is not a claim. Dropped as a whole line:
-    // a title such as "2. [DNS hostnames](https://…)" would otherwise split into sentences.
+    // A "Source: <title>" line (a model may end its answer with one; the extractive answer's
+    // own, localised line is added after this check) names the citation; it is not a claim.
+    // Dropped as a whole line: a title such as "2. [DNS hostnames](https://…)" would otherwise
+    // split into sentences.
     let claims: Vec<&str> = answer
         .lines()
         .filter(|line| !line.trim_start().starts_with("Source:"))

@@ -889,8 +889,8 @@ fn reply_locale(conversation: &Conversation) -> Option<String> {
     })
 }
 
-/// The best chunk's most relevant passage (the hits are in the judge's order), how to name its article, and its citation; `None`
-/// when there is nothing to quote.
+/// The best chunk's most relevant passage (the hits are in the judge's order), how to name its
+/// article, and its citation; `None` when there is nothing to quote.
 fn extractive_answer(
     hits: &[SearchHit],
     query: &str,
