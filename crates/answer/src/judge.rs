@@ -45,7 +45,12 @@ pub fn dense_reads(dense_languages: Option<&[String]>, language: Language) -> bo
 /// Which fitted model judges: without dense cosines (BM25-only retrieval) the lexical one; with
 /// them, the dense one when the dense model reads the message's language, else the foreign one,
 /// which reads no dense feature (for MiniLM, whose vocabulary is English, every other language).
+///
+/// A first message (no history carried into the query) is judged by the file's `first_turn`
+/// model where it has one: single-turn questions name everything they ask about, so how much of
+/// them a chunk covers says more than in a follow-up, whose topic the history carries.
 pub fn model_name(
+    models: &ModelFile,
     asked: &Asked,
     hits: &[SearchHit],
     dense_languages: Option<&[String]>,
@@ -53,7 +58,11 @@ pub fn model_name(
     if !hits.iter().any(|h| h.dense_score.is_some()) {
         ModelFile::LEXICAL
     } else if dense_reads(dense_languages, asked.language()) {
-        ModelFile::DENSE
+        if !asked.history_used && models.models.contains_key(ModelFile::FIRST_TURN) {
+            ModelFile::FIRST_TURN
+        } else {
+            ModelFile::DENSE
+        }
     } else {
         ModelFile::FOREIGN
     }
@@ -71,7 +80,7 @@ pub fn judge(
     dense_languages: Option<&[String]>,
 ) -> (Assessment, &'static str) {
     let asked = Asked::among(message, query, hits);
-    let name = model_name(&asked, hits, dense_languages);
+    let name = model_name(models, &asked, hits, dense_languages);
     (
         assess(models.model(name), &asked, hits, config.rerank_depth),
         name,
@@ -83,7 +92,7 @@ pub fn judge(
 pub fn nothing_relevant(config: &JudgeConfig, assessment: &Assessment, model: &str) -> bool {
     match &assessment.features {
         None => true,
-        Some(features) if model == ModelFile::DENSE && features.get("dense_max") > 0.0 => {
+        Some(features) if ModelFile::reads_dense(model) && features.get("dense_max") > 0.0 => {
             features.get("dense_max") < config.min_relevance
         }
         Some(features) => features.get("top_coverage") == 0.0,
@@ -194,7 +203,7 @@ mod tests {
         let (close, _) = judged(0.9, Some(&["en"]));
         assert_eq!(name, ModelFile::FOREIGN);
         assert_eq!(far.confidence, close.confidence, "the cosine is not read");
-        assert_eq!(judged(0.1, None).1, ModelFile::DENSE);
+        assert_eq!(judged(0.1, None).1, ModelFile::FIRST_TURN);
         let coverage = far.features.as_ref().unwrap().get("top_coverage");
         assert_eq!(far.confidence >= 0.5, coverage >= 0.62, "{coverage}");
     }
@@ -213,10 +222,31 @@ mod tests {
     }
 
     #[test]
-    fn an_english_message_keeps_the_dense_model_of_an_english_embedder() {
+    fn an_english_message_keeps_the_dense_models_of_an_english_embedder() {
         let hits = [hit("Refunds take five days.", 1.0, Some(0.7))];
         let (_, name) = judged_with(Some(&["en"]), "how long do refunds take", &hits);
+        assert!(ModelFile::reads_dense(name), "{name}");
+    }
+
+    #[test]
+    fn a_first_message_is_judged_by_the_first_turn_model_and_a_follow_up_by_the_dense_one() {
+        let hits = [hit("Refunds take five days.", 1.0, Some(0.7))];
+        let message = "how long do they take";
+        let with = |models: &ModelFile, query: &str| {
+            judge(&JudgeConfig::default(), models, message, query, &hits, None)
+        };
+        let shipped = ModelFile::builtin();
+        let (first, name) = with(&shipped, message);
+        assert_eq!(name, ModelFile::FIRST_TURN);
+        let (follow_up, name) = with(&shipped, "refunds how long do they take");
         assert_eq!(name, ModelFile::DENSE);
+        assert_ne!(first.confidence, follow_up.confidence);
+        // A file without a first-turn model judges every message with the dense one.
+        let mut without = shipped.clone();
+        without.models.remove(ModelFile::FIRST_TURN);
+        assert_eq!(with(&without, message).1, ModelFile::DENSE);
+        // Nor does another embedder's file: its dense model is the foreign stand-in.
+        assert_eq!(with(&shipped.without_dense(), message).1, ModelFile::DENSE);
     }
 
     #[test]

@@ -112,13 +112,15 @@ fn extractive_decisions_hold_their_resolution_and_false_resolution_on_the_shared
     let _index = EVAL_INDEX
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    // Measured (MiniLM, DBSF, the shipped answerability model — the hand-set judge: rerank on
-    // relative score, coverage and phrase coverage; threshold 0.5 on its probability):
+    // Measured 2026-12-07 (MiniLM, DBSF, the shipped answerability models: follow-ups by the
+    // hand-set judge — rerank on relative score, coverage and phrase coverage, threshold 0.5 on
+    // its probability —, first messages by the fitted `first_turn` model at the same threshold):
     //   ibmcloud-docs: resolution 75.3% (61/81), false resolution 8.3% (3/36), clarify 8/9
-    //   tv-manual:     resolution 66.0% (279/423)
-    //   xquad-en:      resolution 60.0% (90/150), false resolution 4.0% (2/50)
+    //   tv-manual:     resolution 71.4% (302/423)
+    //   xquad-en:      resolution 88.0% (132/150), false resolution 10.0% (5/50)
     // Bounds sit a case or two below on ibmcloud-docs (a few points on the larger tv-manual), so
-    // a regression fails the build.
+    // a regression fails the build; xquad-en's false resolution sits on the 10% target, so its
+    // bound is one case above it.
     for (set, gates) in [
         (
             "ibmcloud-docs",
@@ -128,10 +130,10 @@ fn extractive_decisions_hold_their_resolution_and_false_resolution_on_the_shared
                 "--min-clarify=0.75",
             ][..],
         ),
-        ("tv-manual", &["--min-resolution=0.62"][..]),
+        ("tv-manual", &["--min-resolution=0.68"][..]),
         (
             "xquad-en",
-            &["--min-resolution=0.56", "--max-false-resolution=0.08"][..],
+            &["--min-resolution=0.84", "--max-false-resolution=0.12"][..],
         ),
     ] {
         eval_within_gates(set, gates);

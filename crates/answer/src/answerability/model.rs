@@ -130,6 +130,16 @@ impl ModelFile {
     /// read: its cosine exists but says little, so no dense feature is read. Optional in a file
     /// (the lexical model stands in).
     pub const FOREIGN: &'static str = "foreign";
+    /// The model for a first message (no conversation before it) judged with dense features:
+    /// fitted on single-turn questions, which carry all their words themselves. Optional in a
+    /// file (the dense model judges first messages too); its threshold is the dense model's, so
+    /// one threshold (configured or calibrated) reads both.
+    pub const FIRST_TURN: &'static str = "first_turn";
+
+    /// Whether the model called `name` reads dense features.
+    pub fn reads_dense(name: &str) -> bool {
+        name == Self::DENSE || name == Self::FIRST_TURN
+    }
 
     pub fn builtin() -> Self {
         serde_json::from_str(BUILTIN).expect("the built-in answerability model parses")
@@ -162,6 +172,7 @@ impl ModelFile {
     pub fn without_dense(mut self) -> Self {
         let stand_in = self.model(Self::FOREIGN).clone();
         self.models.insert(Self::DENSE.to_string(), stand_in);
+        self.models.remove(Self::FIRST_TURN);
         self.provenance.note.push_str(
             " [dense model replaced by the foreign one: the configured embedder is not the one it was fitted on]",
         );

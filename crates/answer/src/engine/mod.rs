@@ -265,7 +265,10 @@ impl AnswerEngine {
     /// engine's model (`model_name`); a turn judged by another (`foreign`: a language the dense
     /// model does not read) keeps the deployer's threshold or its model's own.
     fn threshold_for(&self, workspace: &fathom_core::WorkspaceId, model: &str) -> f32 {
-        let set = if model == self.model_name() {
+        let engines = self.model_name();
+        let set = if model == engines
+            || (engines == ModelFile::DENSE && model == ModelFile::FIRST_TURN)
+        {
             self.config.min_confidence(workspace)
         } else {
             self.config.configured_min_confidence(workspace)

@@ -61,9 +61,10 @@ pub struct FitArgs {
     #[arg(long, value_name = "MODEL.json")]
     pub keep_rerank: Option<PathBuf>,
     /// The models to fit: `dense` (hybrid retrieval), `lexical` (BM25 only), `foreign` (a message
-    /// in a language the dense model does not read). The others are kept from --keep-rerank,
-    /// else from the shipped file.
-    #[arg(long, value_delimiter = ',', default_value = "dense,lexical", value_parser = ["dense", "lexical", "foreign"])]
+    /// in a language the dense model does not read), `first_turn` (a first message, hybrid
+    /// retrieval: fitted on the cases without history, on the dense model's rerank and at its
+    /// threshold). The others are kept from --keep-rerank, else from the shipped file.
+    #[arg(long, value_delimiter = ',', default_value = "dense,lexical", value_parser = ["dense", "lexical", "foreign", "first_turn"])]
     pub models: Vec<String>,
     /// Also judge every set with this model file (e.g. the shipped one), for comparison.
     #[arg(long, value_name = "MODEL.json")]
