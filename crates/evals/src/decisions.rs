@@ -54,7 +54,25 @@ pub struct CaseRow {
     /// ROUGE-L F1 of `answer` against `reference_answer`, same condition.
     pub answer_rouge_l: Option<f64>,
     pub tags: Vec<String>,
+    /// The question follows earlier turns of the conversation (its history is not empty). A
+    /// first message and a follow-up are judged by different models (`first_turn`, `dense`).
+    pub follow_up: bool,
 }
+
+impl CaseRow {
+    /// The row's group in [`Report::by_turn`].
+    pub fn turn(&self) -> &'static str {
+        if self.follow_up {
+            FOLLOW_UP
+        } else {
+            FIRST_MESSAGE
+        }
+    }
+}
+
+/// [`Report::by_turn`]'s keys.
+pub const FIRST_MESSAGE: &str = "first message";
+pub const FOLLOW_UP: &str = "follow-up";
 
 /// A rate with its 95% Wilson interval.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -202,6 +220,9 @@ pub struct Report {
     pub pricing: Pricing,
     /// The same metrics over the cases carrying each tag.
     pub by_tag: BTreeMap<String, Summary>,
+    /// The same metrics over first messages and over follow-ups ([`FIRST_MESSAGE`],
+    /// [`FOLLOW_UP`]; a key is absent when the set has no such case).
+    pub by_turn: BTreeMap<String, Summary>,
     /// Deltas and flipped cases against `--baseline`, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
@@ -273,6 +294,7 @@ pub fn row(case: &Case, decision: Decision, latency_ms: f64) -> CaseRow {
         answer: decision.answer,
         reference_answer: reference.map(str::to_string),
         tags: case.tags.clone(),
+        follow_up: !case.history.is_empty(),
     }
 }
 
@@ -478,6 +500,14 @@ pub fn summarise(
         .into_iter()
         .map(|(tag, group)| (tag.to_string(), self::summary(&group)))
         .collect();
+    let mut turns: BTreeMap<&str, Vec<&CaseRow>> = BTreeMap::new();
+    for r in &rows {
+        turns.entry(r.turn()).or_default().push(r);
+    }
+    let by_turn = turns
+        .into_iter()
+        .map(|(turn, group)| (turn.to_string(), self::summary(&group)))
+        .collect();
     let operating_point = CurvePoint {
         threshold,
         resolution: summary.resolution_rate,
@@ -493,6 +523,7 @@ pub fn summarise(
         summary,
         pricing,
         by_tag,
+        by_turn,
         comparison: None,
         rows,
     }
@@ -545,6 +576,7 @@ pub(crate) mod tests {
             answer_token_f1: None,
             answer_rouge_l: None,
             tags: vec![],
+            follow_up: false,
         }
     }
 
@@ -630,6 +662,8 @@ pub(crate) mod tests {
         assert_eq!(report.by_tag["billing"].cases, 2);
         assert_eq!(report.by_tag["billing"].resolution_rate, 0.5);
         assert_eq!(report.by_tag["follow-up"].resolution_rate, 1.0);
+        assert_eq!(report.by_turn[FIRST_MESSAGE].cases, 2);
+        assert!(!report.by_turn.contains_key(FOLLOW_UP));
         assert!((report.rows[0].cost - 0.007).abs() < 1e-12);
         assert!((report.summary.cost_per_conversation - 0.0035).abs() < 1e-12);
         assert_eq!(report.summary.prompt_tokens_per_conversation, 500.0);
@@ -671,6 +705,53 @@ pub(crate) mod tests {
             assert!(pair[0].resolution >= pair[1].resolution);
             assert!(pair[0].false_resolution >= pair[1].false_resolution);
         }
+    }
+
+    #[test]
+    fn first_messages_and_follow_ups_are_summarised_apart() {
+        let mut follow_up = row_of("f", Expected::Handoff, DecisionKind::Answer);
+        follow_up.follow_up = true;
+        let first = row_of("a", Expected::Answer, DecisionKind::Answer);
+        let report = summarise(
+            "set",
+            "extractive",
+            0.5,
+            Pricing::default(),
+            vec![first, follow_up],
+        );
+        assert_eq!(report.by_turn[FIRST_MESSAGE].resolution_rate, 1.0);
+        assert_eq!(report.by_turn[FIRST_MESSAGE].false_resolution_rate, 0.0);
+        assert_eq!(report.by_turn[FOLLOW_UP].cases, 1);
+        assert_eq!(report.by_turn[FOLLOW_UP].false_resolution_rate, 1.0);
+        let case = |history: Vec<fathom_core::Turn>| Case {
+            id: "c".into(),
+            history,
+            question: "and the price?".into(),
+            expected: Expected::Answer,
+            gold_article_ids: vec![],
+            reference_answer: None,
+            tags: vec![],
+        };
+        let decision = Decision {
+            decision: DecisionKind::Handoff,
+            reason: Reason::LowConfidence,
+            answer: String::new(),
+            citations: vec![],
+            confidence: 0.1,
+            summary: None,
+            awaiting: None,
+            query: String::new(),
+            evidence: vec![],
+            usage: Default::default(),
+            timings_ms: BTreeMap::new(),
+        };
+        assert!(!row(&case(vec![]), decision.clone(), 1.0).follow_up);
+        let earlier = fathom_core::Turn {
+            role: fathom_core::Role::Customer,
+            text: "what plans are there?".into(),
+            awaiting: None,
+        };
+        assert!(row(&case(vec![earlier]), decision, 1.0).follow_up);
     }
 
     #[test]

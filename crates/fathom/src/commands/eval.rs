@@ -606,7 +606,17 @@ fn print_summary(report: &Report) {
         .by_tag
         .iter()
         .partition(|(tag, _)| tag.starts_with("lang:"));
-    for (heading, rows) in [("by language", languages), ("by tag", others)] {
+    // First messages and follow-ups (judged by different models), when the set has both.
+    let turns: Vec<_> = if report.by_turn.len() > 1 {
+        report.by_turn.iter().collect()
+    } else {
+        Vec::new()
+    };
+    for (heading, rows) in [
+        ("by turn", turns),
+        ("by language", languages),
+        ("by tag", others),
+    ] {
         if rows.is_empty() {
             continue;
         }
