@@ -8,6 +8,7 @@
 //! compiles slowly on small machines. Every string that comes from the data (questions, ids, tags,
 //! article ids, reasons, the set name) goes through [`escape`]; numbers are formatted by us.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::compare::Comparison;
@@ -89,9 +90,15 @@ pub fn render(report: &Report) -> String {
         latency_histogram_svg(&report.rows, s),
     );
 
+    // First messages and follow-ups are judged by different models: shown apart when a set
+    // has both.
+    if report.by_turn.len() > 1 {
+        page.push_str("<h2>By turn</h2>");
+        page.push_str(&group_table("turn", &report.by_turn));
+    }
     if !report.by_tag.is_empty() {
         page.push_str("<h2>By tag</h2>");
-        page.push_str(&tag_table(report));
+        page.push_str(&group_table("tag", &report.by_tag));
     }
     if let Some(comparison) = &report.comparison {
         page.push_str(&comparison_section(comparison));
@@ -219,9 +226,11 @@ fn summary_table(s: &Summary) -> String {
     out
 }
 
-fn tag_table(report: &Report) -> String {
-    let mut out = String::from(
-        "<table><tr><th>tag</th><th class=\"n\">cases</th><th class=\"n\">resolution</th>\
+/// The summary of each group of cases (`by_tag`, `by_turn`), one row each; `kind` heads the
+/// first column.
+fn group_table(kind: &str, groups: &BTreeMap<String, Summary>) -> String {
+    let mut out = format!(
+        "<table><tr><th>{kind}</th><th class=\"n\">cases</th><th class=\"n\">resolution</th>\
          <th class=\"n\">false resolution</th><th class=\"n\">clarify</th>\
          <th class=\"n\">hit@5</th><th class=\"n\">MRR</th><th class=\"n\">token F1</th>\
          <th class=\"n\">p95 ms</th></tr>",
@@ -239,12 +248,12 @@ fn tag_table(report: &Report) -> String {
             )
         }
     };
-    for (tag, s) in &report.by_tag {
+    for (group, s) in groups {
         let _ = write!(
             out,
             "<tr><td>{}</td><td class=\"n\">{}</td>{}{}{}<td class=\"n\">{:.3}</td>\
              <td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.1}</td></tr>",
-            escape(tag),
+            escape(group),
             s.cases,
             cell(&s.resolution_rate_ci),
             cell(&s.false_resolution_rate_ci),
@@ -733,6 +742,27 @@ mod tests {
         assert!(!page.contains("<b>tag</b>") && !page.contains("<i>"));
         // Self-contained: nothing to fetch.
         assert!(!page.contains("src=") && !page.contains("<link") && !page.contains("@import"));
+        // Every case is a first message: no turn table.
+        assert!(!page.contains("<h2>By turn</h2>"));
+    }
+
+    #[test]
+    fn a_set_with_first_messages_and_follow_ups_shows_both_apart() {
+        let first = row_of("f", Expected::Answer, DecisionKind::Answer);
+        let mut follow_up = row_of("u", Expected::Handoff, DecisionKind::Answer);
+        follow_up.follow_up = true;
+        let report = summarise(
+            "set",
+            "extractive",
+            0.5,
+            Pricing::default(),
+            vec![first, follow_up],
+        );
+        let page = render(&report);
+        let turns = &page[page.find("<h2>By turn</h2>").expect("a turn table")..];
+        let table = &turns[..turns.find("</table>").unwrap()];
+        assert!(table.contains("<th>turn</th>"));
+        assert!(table.contains("<td>first message</td>") && table.contains("<td>follow-up</td>"));
     }
 
     #[test]
