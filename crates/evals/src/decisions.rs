@@ -707,18 +707,41 @@ pub(crate) mod tests {
         }
     }
 
-    #[test]
-    fn first_messages_and_follow_ups_are_summarised_apart() {
+    /// A report of two cases: a first message answered as it should be, and a follow-up
+    /// answered that should have been handed off.
+    pub(crate) fn first_message_and_follow_up() -> Report {
         let mut follow_up = row_of("f", Expected::Handoff, DecisionKind::Answer);
         follow_up.follow_up = true;
         let first = row_of("a", Expected::Answer, DecisionKind::Answer);
-        let report = summarise(
+        summarise(
             "set",
             "extractive",
             0.5,
             Pricing::default(),
             vec![first, follow_up],
-        );
+        )
+    }
+
+    /// The engine's decision with no answer text, citation or evidence.
+    fn bare_decision(kind: DecisionKind, reason: Reason, confidence: f32) -> Decision {
+        Decision {
+            decision: kind,
+            reason,
+            answer: String::new(),
+            citations: vec![],
+            confidence,
+            summary: None,
+            awaiting: None,
+            query: String::new(),
+            evidence: vec![],
+            usage: Default::default(),
+            timings_ms: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn first_messages_and_follow_ups_are_summarised_apart() {
+        let report = first_message_and_follow_up();
         assert_eq!(report.by_turn[FIRST_MESSAGE].resolution_rate, 1.0);
         assert_eq!(report.by_turn[FIRST_MESSAGE].false_resolution_rate, 0.0);
         assert_eq!(report.by_turn[FOLLOW_UP].cases, 1);
@@ -732,19 +755,7 @@ pub(crate) mod tests {
             reference_answer: None,
             tags: vec![],
         };
-        let decision = Decision {
-            decision: DecisionKind::Handoff,
-            reason: Reason::LowConfidence,
-            answer: String::new(),
-            citations: vec![],
-            confidence: 0.1,
-            summary: None,
-            awaiting: None,
-            query: String::new(),
-            evidence: vec![],
-            usage: Default::default(),
-            timings_ms: BTreeMap::new(),
-        };
+        let decision = bare_decision(DecisionKind::Handoff, Reason::LowConfidence, 0.1);
         assert!(!row(&case(vec![]), decision.clone(), 1.0).follow_up);
         let earlier = fathom_core::Turn {
             role: fathom_core::Role::Customer,
@@ -766,17 +777,8 @@ pub(crate) mod tests {
             tags: vec![],
         };
         let decision = |kind: DecisionKind| Decision {
-            decision: kind,
-            reason: Reason::Answered,
             answer: "Open settings, then choose reset password.".into(),
-            citations: vec![],
-            confidence: 0.9,
-            summary: None,
-            awaiting: None,
-            query: String::new(),
-            evidence: vec![],
-            usage: Default::default(),
-            timings_ms: BTreeMap::new(),
+            ..bare_decision(kind, Reason::Answered, 0.9)
         };
         let answered = row(&case, decision(DecisionKind::Answer), 1.0);
         assert!(answered.answer_token_f1.is_some_and(|f| f > 0.8));

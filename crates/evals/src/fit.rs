@@ -698,17 +698,16 @@ mod tests {
         );
     }
 
+    /// Fit only the model called `name` (at false resolution ≤ 10%), keeping the shipped others.
+    fn fit_only(cases: &[DumpedCase], name: &str) -> (ModelFile, Vec<HeldOut>) {
+        fit_file(cases, 0.1, Provenance::default(), None, &[name])
+    }
+
     #[test]
     fn fitting_only_the_foreign_model_keeps_the_others_and_its_rerank() {
         let cases = two_separable_sets();
         let shipped = ModelFile::builtin();
-        let (file, held) = fit_file(
-            &cases,
-            0.1,
-            Provenance::default(),
-            None,
-            &[ModelFile::FOREIGN],
-        );
+        let (file, held) = fit_only(&cases, ModelFile::FOREIGN);
         for name in [ModelFile::DENSE, ModelFile::LEXICAL] {
             assert_eq!(file.models.get(name), shipped.models.get(name), "{name}");
             assert!(
@@ -743,13 +742,7 @@ mod tests {
             cases.push(case);
         }
         let shipped = ModelFile::builtin();
-        let (file, held) = fit_file(
-            &cases,
-            0.1,
-            Provenance::default(),
-            None,
-            &[ModelFile::FIRST_TURN],
-        );
+        let (file, held) = fit_only(&cases, ModelFile::FIRST_TURN);
         let first = file.model(ModelFile::FIRST_TURN);
         let dense = shipped.model(ModelFile::DENSE);
         assert_eq!(first.rerank, dense.rerank);

@@ -748,17 +748,7 @@ mod tests {
 
     #[test]
     fn a_set_with_first_messages_and_follow_ups_shows_both_apart() {
-        let first = row_of("f", Expected::Answer, DecisionKind::Answer);
-        let mut follow_up = row_of("u", Expected::Handoff, DecisionKind::Answer);
-        follow_up.follow_up = true;
-        let report = summarise(
-            "set",
-            "extractive",
-            0.5,
-            Pricing::default(),
-            vec![first, follow_up],
-        );
-        let page = render(&report);
+        let page = render(&crate::decisions::tests::first_message_and_follow_up());
         let turns = &page[page.find("<h2>By turn</h2>").expect("a turn table")..];
         let table = &turns[..turns.find("</table>").unwrap()];
         assert!(table.contains("<th>turn</th>"));
