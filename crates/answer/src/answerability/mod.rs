@@ -8,6 +8,10 @@
 //! 3. [`features::CaseFeatures`]: the first chunk's signals, its margins over other articles,
 //!    whether dense and lexical signals agree with it, and the question's form.
 //! 4. The answer model's probability is the decision's confidence.
+//!
+//! A file holds several models, and [`crate::judge::model_name`] picks one per turn: `dense`
+//! (hybrid retrieval, a follow-up), `first_turn` (hybrid retrieval, a conversation's first
+//! message), `foreign` (a language the dense embedder does not read) and `lexical` (BM25 only).
 
 pub mod features;
 pub mod model;
