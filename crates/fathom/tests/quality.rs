@@ -116,7 +116,8 @@ fn extractive_decisions_hold_their_resolution_and_false_resolution_on_the_shared
     // hand-set judge — rerank on relative score, coverage and phrase coverage, threshold 0.5 on
     // its probability —, first messages by the fitted `first_turn` model at the same threshold):
     //   ibmcloud-docs: resolution 75.3% (61/81), false resolution 8.3% (3/36), clarify 8/9
-    //   tv-manual:     resolution 71.4% (302/423)
+    //   tv-manual:     resolution 73.5% (311/423; an answer also cites every retrieved article
+    //                  that holds its passage word for word)
     //   xquad-en:      resolution 88.0% (132/150), false resolution 10.0% (5/50)
     // Bounds sit a case or two below on ibmcloud-docs (a few points on the larger tv-manual), so
     // a regression fails the build; xquad-en's false resolution sits on the 10% target, so its
@@ -130,7 +131,7 @@ fn extractive_decisions_hold_their_resolution_and_false_resolution_on_the_shared
                 "--min-clarify=0.75",
             ][..],
         ),
-        ("tv-manual", &["--min-resolution=0.68"][..]),
+        ("tv-manual", &["--min-resolution=0.70"][..]),
         (
             "xquad-en",
             &["--min-resolution=0.84", "--max-false-resolution=0.12"][..],

@@ -904,13 +904,52 @@ fn extractive_answer(
         return None;
     }
     let source = extractive::source(&best.chunk.title, best.chunk.url.as_deref());
-    let citation = Citation {
-        article_id: best.chunk.article_id.clone(),
-        title: best.chunk.title.clone(),
-        url: best.chunk.url.clone(),
-        chunk_ids: vec![best.chunk.id],
+    let citations = std::iter::once(best)
+        .chain(same_passage(hits, &passage.text))
+        .map(|hit| Citation {
+            article_id: hit.chunk.article_id.clone(),
+            title: hit.chunk.title.clone(),
+            url: hit.chunk.url.clone(),
+            chunk_ids: vec![hit.chunk.id],
+        })
+        .collect();
+    Some((passage, source, citations))
+}
+
+/// At most this many other articles are cited for holding the quoted passage too.
+const MAX_SAME_PASSAGE: usize = 3;
+
+/// The other articles among `hits` (after the first) whose chunk holds `passage` word for word
+/// (case and spacing aside): a manual's section repeated for each model, a how-to repeated for
+/// each plan. An extractive answer quotes one chunk, but the passage applies wherever it is
+/// written, so those articles are cited too (one chunk each, best first, at most
+/// [`MAX_SAME_PASSAGE`]).
+fn same_passage<'h>(hits: &'h [SearchHit], passage: &str) -> Vec<&'h SearchHit> {
+    let normalise = |text: &str| {
+        text.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
     };
-    Some((passage, source, vec![citation]))
+    let quoted = normalise(passage);
+    let Some(best) = hits.first() else {
+        return Vec::new();
+    };
+    let mut articles = vec![&best.chunk.article_id];
+    let mut same = Vec::new();
+    for hit in &hits[1..] {
+        if same.len() == MAX_SAME_PASSAGE {
+            break;
+        }
+        if articles.contains(&&hit.chunk.article_id)
+            || !normalise(&hit.chunk.text).contains(&quoted)
+        {
+            continue;
+        }
+        articles.push(&hit.chunk.article_id);
+        same.push(hit);
+    }
+    same
 }
 
 fn to_evidence(hits: &[SearchHit]) -> Vec<Evidence> {
@@ -935,4 +974,51 @@ fn cited_text(hits: &[SearchHit], citations: &[Citation]) -> String {
         .map(|h| h.chunk.text.as_str())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lexical::test_hit;
+
+    #[test]
+    fn an_extractive_answer_cites_every_article_that_holds_its_passage_word_for_word() {
+        let passage = "Press the Ambient Mode button on the remote control.";
+        let hits = vec![
+            test_hit(
+                &format!("## Ambient Mode\n\n{passage}"),
+                1.0,
+                Some(0.7),
+                None,
+            ),
+            // The same passage, spaced and cased differently, in another model's section.
+            test_hit(
+                "Using Ambient Mode\n\npress the  Ambient Mode button\non the remote control.",
+                0.9,
+                Some(0.6),
+                None,
+            ),
+            // Close, but not the same words: not cited.
+            test_hit(
+                "Press the Home button on the remote control.",
+                0.8,
+                Some(0.5),
+                None,
+            ),
+        ];
+        let (quoted, _, citations) = extractive_answer(&hits, "ambient mode remote").unwrap();
+        assert!(
+            quoted.text.contains("Press the Ambient Mode button"),
+            "{}",
+            quoted.text
+        );
+        let cited: Vec<&str> = citations.iter().map(|c| c.article_id.as_str()).collect();
+        assert_eq!(cited, ["a-1", "a-0.9"]);
+        // At most MAX_SAME_PASSAGE others, each article once.
+        let copies: Vec<SearchHit> = (0..6)
+            .map(|i| test_hit(passage, 1.0 - i as f32 * 0.1, Some(0.7), None))
+            .collect();
+        let (_, _, citations) = extractive_answer(&copies, "ambient mode remote").unwrap();
+        assert_eq!(citations.len(), 1 + MAX_SAME_PASSAGE);
+    }
 }
