@@ -229,6 +229,14 @@ pub struct Report {
     pub rows: Vec<CaseRow>,
 }
 
+impl Report {
+    /// [`Self::by_turn`] when the set has both first messages and follow-ups (the two are judged
+    /// by different models, so they are worth showing apart); `None` otherwise.
+    pub fn turns_apart(&self) -> Option<&BTreeMap<String, Summary>> {
+        (self.by_turn.len() > 1).then_some(&self.by_turn)
+    }
+}
+
 /// Run every case through the engine.
 pub async fn run_cases(
     engine: &AnswerEngine,
@@ -305,6 +313,23 @@ pub fn handled_as_expected(expected: Expected, decision: DecisionKind, resolved:
         Expected::Clarify => decision == DecisionKind::Clarify,
         Expected::Handoff => decision == DecisionKind::Handoff,
     }
+}
+
+/// The summary of each group of `rows`, a row belonging to every group `groups` names.
+fn summaries_by<'r>(
+    rows: &'r [CaseRow],
+    groups: impl Fn(&'r CaseRow) -> Vec<&'r str>,
+) -> BTreeMap<String, Summary> {
+    let mut grouped: BTreeMap<&str, Vec<&CaseRow>> = BTreeMap::new();
+    for r in rows {
+        for group in groups(r) {
+            grouped.entry(group).or_default().push(r);
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|(group, rows)| (group.to_string(), summary(&rows)))
+        .collect()
 }
 
 /// Reasons decided before retrieval: the threshold does not move them.
@@ -490,24 +515,8 @@ pub fn summarise(
     }
     let all: Vec<&CaseRow> = rows.iter().collect();
     let summary = summary(&all);
-    let mut tagged: BTreeMap<&str, Vec<&CaseRow>> = BTreeMap::new();
-    for r in &rows {
-        for tag in &r.tags {
-            tagged.entry(tag.as_str()).or_default().push(r);
-        }
-    }
-    let by_tag = tagged
-        .into_iter()
-        .map(|(tag, group)| (tag.to_string(), self::summary(&group)))
-        .collect();
-    let mut turns: BTreeMap<&str, Vec<&CaseRow>> = BTreeMap::new();
-    for r in &rows {
-        turns.entry(r.turn()).or_default().push(r);
-    }
-    let by_turn = turns
-        .into_iter()
-        .map(|(turn, group)| (turn.to_string(), self::summary(&group)))
-        .collect();
+    let by_tag = summaries_by(&rows, |r| r.tags.iter().map(String::as_str).collect());
+    let by_turn = summaries_by(&rows, |r| vec![r.turn()]);
     let operating_point = CurvePoint {
         threshold,
         resolution: summary.resolution_rate,

@@ -67,10 +67,11 @@ pub const FOREIGN_ANSWER_FEATURES: [&str; 4] = [
 pub const FOREIGN_FLOORS: [(&str, f32); 1] = [("top_coverage", 0.4)];
 
 /// The answer features of the `first_turn` model: how close the best chunk is to the question
-/// (dense cosine) and how much of the question it holds (plain, IDF-weighted, as phrases). The
-/// same four signals as the hand-set judge and the `foreign` model, so that the fit weighs them
-/// rather than finds a set-specific one: with every dense feature, the fit lost 5 to 10 points on
-/// the set it did not see (evals/README.md, "First messages").
+/// (dense cosine, which the hand-set judge reads too) and how much of the question it holds
+/// (plain, IDF-weighted and as phrases, as the `foreign` model reads it). Few features, so that
+/// the fit weighs signals every help center has rather than finds a set-specific one: with every
+/// case feature, an offline fit on the same first messages did worse, held out and in sample
+/// (evals/README.md, "First messages").
 pub const FIRST_TURN_ANSWER_FEATURES: [&str; 4] = [
     "top_dense",
     "top_coverage",
@@ -506,7 +507,7 @@ fn logit(p: f32) -> f32 {
     (p / (1.0 - p)).ln()
 }
 
-/// Fit the models named in `fit` (`dense`, `lexical`, `foreign`) and write them with their
+/// Fit the models named in `fit` (`dense`, `lexical`, `foreign`, `first_turn`) and write them with their
 /// provenance; every other model is kept from `base` (the `--keep-rerank` file), else from the
 /// shipped file, and the provenance says which and carries the note they came with.
 ///

@@ -90,11 +90,9 @@ pub fn render(report: &Report) -> String {
         latency_histogram_svg(&report.rows, s),
     );
 
-    // First messages and follow-ups are judged by different models: shown apart when a set
-    // has both.
-    if report.by_turn.len() > 1 {
+    if let Some(turns) = report.turns_apart() {
         page.push_str("<h2>By turn</h2>");
-        page.push_str(&group_table("turn", &report.by_turn));
+        page.push_str(&group_table("turn", turns));
     }
     if !report.by_tag.is_empty() {
         page.push_str("<h2>By tag</h2>");

@@ -262,7 +262,8 @@ impl AnswerEngine {
     }
 
     /// The same for a turn judged by `model`. A workspace's calibration was measured with the
-    /// engine's model (`model_name`); a turn judged by another (`foreign`: a language the dense
+    /// engine's model (`model_name`), and holds for `first_turn` too, which was fitted to answer
+    /// at the dense model's threshold; a turn judged by another (`foreign`: a language the dense
     /// model does not read) keeps the deployer's threshold or its model's own.
     fn threshold_for(&self, workspace: &fathom_core::WorkspaceId, model: &str) -> f32 {
         let engines = self.model_name();
@@ -935,19 +936,17 @@ fn same_passage<'h>(hits: &'h [SearchHit], passage: &str) -> Vec<&'h SearchHit> 
     let Some(best) = hits.first() else {
         return Vec::new();
     };
-    let mut articles = vec![&best.chunk.article_id];
-    let mut same = Vec::new();
+    let mut same: Vec<&SearchHit> = Vec::new();
     for hit in &hits[1..] {
         if same.len() == MAX_SAME_PASSAGE {
             break;
         }
-        if articles.contains(&&hit.chunk.article_id)
-            || !normalise(&hit.chunk.text).contains(&quoted)
-        {
-            continue;
+        let cited = std::iter::once(best)
+            .chain(same.iter().copied())
+            .any(|c| c.chunk.article_id == hit.chunk.article_id);
+        if !cited && normalise(&hit.chunk.text).contains(&quoted) {
+            same.push(hit);
         }
-        articles.push(&hit.chunk.article_id);
-        same.push(hit);
     }
     same
 }

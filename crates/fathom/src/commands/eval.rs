@@ -606,12 +606,7 @@ fn print_summary(report: &Report) {
         .by_tag
         .iter()
         .partition(|(tag, _)| tag.starts_with("lang:"));
-    // First messages and follow-ups (judged by different models), when the set has both.
-    let turns: Vec<_> = if report.by_turn.len() > 1 {
-        report.by_turn.iter().collect()
-    } else {
-        Vec::new()
-    };
+    let turns: Vec<_> = report.turns_apart().into_iter().flatten().collect();
     for (heading, rows) in [
         ("by turn", turns),
         ("by language", languages),
